@@ -1,0 +1,1 @@
+"""Database access and schema migrations for the platform database."""

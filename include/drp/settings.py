@@ -1,0 +1,163 @@
+"""Typed settings for the whole platform, read from the environment and `.env`.
+
+Every setting is documented in `.env.example`. Secrets have no usable default: `make up`
+generates them into `.env` (see `drp.stack.secrets`), and `get_settings()` refuses empty or
+placeholder values with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from drp.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Values that look like secrets but are not: copied from docs, or a left-over template.
+PLACEHOLDERS = frozenset(
+    {"", "changeme", "change-me", "change_me", "password", "secret", "admin", "minioadmin",
+     "postgres", "airflow", "xxx", "todo", "<generated>", "generated-by-make-up"}
+)
+
+SECRET_FIELDS = (
+    "postgres_password",
+    "s3_access_key",
+    "s3_secret_key",
+    "airflow_admin_password",
+    "airflow_fernet_key",
+    "airflow_jwt_secret",
+    "airflow_api_secret_key",
+    "generator_api_key",
+)
+
+
+class Settings(BaseSettings):
+    """All drp settings. Environment variables are the field names upper-cased, prefixed `DRP_`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DRP_",
+        env_file=(PROJECT_ROOT / ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    state_dir: Path = PROJECT_ROOT / ".drp"
+
+    # PostgreSQL: `drp` holds platform data (raw, ops); `airflow` holds Airflow's metadata.
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
+    postgres_user: str = "drp"
+    postgres_password: SecretStr = SecretStr("")
+    postgres_db: str = "drp"
+    airflow_db: str = "airflow"
+    # Superuser connection used only by `make up` to create the role and databases. When it does
+    # not answer, `make up` creates a project-local cluster instead.
+    postgres_admin_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+    # S3-compatible object store (MinIO in Docker, SeaweedFS natively).
+    s3_host: str = "127.0.0.1"
+    s3_port: int = Field(default=8333, ge=1, le=65535)
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_region: str = "us-east-1"
+    s3_secure: bool = False
+    s3_bucket_raw: str = "drp-raw"
+    s3_bucket_analytics: str = "drp-analytics"
+
+    # Airflow 3.
+    airflow_host: str = "127.0.0.1"
+    airflow_port: int = Field(default=8080, ge=1, le=65535)
+    airflow_admin_user: str = "admin"
+    airflow_admin_password: SecretStr = SecretStr("")
+    airflow_fernet_key: SecretStr = SecretStr("")
+    airflow_jwt_secret: SecretStr = SecretStr("")
+    airflow_api_secret_key: SecretStr = SecretStr("")
+
+    # Generator API (the synthetic source system).
+    generator_host: str = "127.0.0.1"
+    generator_port: int = Field(default=8000, ge=1, le=65535)
+    generator_api_key: SecretStr = SecretStr("")
+    generator_seed: int = 42
+    generator_orders_per_day: int = Field(default=10_000, ge=0)
+
+    # Warehouse and alerting.
+    duckdb_path: Path = PROJECT_ROOT / ".drp" / "warehouse" / "drp.duckdb"
+    alert_webhook_url: str = ""
+
+    @field_validator("postgres_admin_dsn")
+    @classmethod
+    def _dsn_is_postgres(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    # --- derived values -------------------------------------------------------------------
+    def postgres_conninfo(self, database: str | None = None) -> str:
+        """libpq key/value conninfo for the platform role."""
+        return (
+            f"host={self.postgres_host} port={self.postgres_port} dbname={database or self.postgres_db} "
+            f"user={self.postgres_user} password={self.postgres_password.get_secret_value()}"
+        )
+
+    def sqlalchemy_url(self, database: str | None = None, driver: str = "psycopg") -> str:
+        """SQLAlchemy URL for the platform role (psycopg 3 by default)."""
+        from urllib.parse import quote
+
+        password = quote(self.postgres_password.get_secret_value(), safe="")
+        return (
+            f"postgresql+{driver}://{self.postgres_user}:{password}@{self.postgres_host}:"
+            f"{self.postgres_port}/{database or self.postgres_db}"
+        )
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"{self.s3_host}:{self.s3_port}"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://{self.airflow_host}:{self.airflow_port}"
+
+    @property
+    def generator_url(self) -> str:
+        return f"http://{self.generator_host}:{self.generator_port}"
+
+    def check_secrets(self) -> None:
+        """Raise ConfigError naming the first secret that is empty or a known placeholder."""
+        for name in SECRET_FIELDS:
+            value: SecretStr = getattr(self, name)
+            if value.get_secret_value().strip().lower() in PLACEHOLDERS:
+                raise ConfigError(
+                    f"DRP_{name.upper()} is empty or a placeholder: run `make up` to generate it "
+                    "into .env, or set it in the environment"
+                )
+
+
+def load_settings(*, check_secrets: bool = True, **overrides: object) -> Settings:
+    """Build settings from env/.env, turning validation errors into one-line ConfigErrors."""
+    try:
+        settings = Settings(_env_file=env_file_path(), **overrides)  # type: ignore[arg-type,call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise ConfigError(f"DRP_{field.upper()}: {first['msg']}") from None
+    if check_secrets:
+        settings.check_secrets()
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated once."""
+    return load_settings()
+
+
+def env_file_path() -> Path:
+    """Where `.env` lives; `DRP_ENV_FILE` points elsewhere (tests use a temporary one)."""
+    return Path(os.environ.get("DRP_ENV_FILE", PROJECT_ROOT / ".env"))

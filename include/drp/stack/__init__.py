@@ -1,0 +1,1 @@
+"""The local platform stack: secrets, PostgreSQL, object store, Airflow, under supervisord."""

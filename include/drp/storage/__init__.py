@@ -1,0 +1,1 @@
+"""Storage adapters: the S3-compatible object store."""
