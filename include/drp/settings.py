@@ -21,8 +21,22 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # Values that look like secrets but are not: copied from docs, or a left-over template.
 PLACEHOLDERS = frozenset(
-    {"", "changeme", "change-me", "change_me", "password", "secret", "admin", "minioadmin",
-     "postgres", "airflow", "xxx", "todo", "<generated>", "generated-by-make-up"}
+    {
+        "",
+        "changeme",
+        "change-me",
+        "change_me",
+        "password",
+        "secret",
+        "admin",
+        "minioadmin",
+        "postgres",
+        "airflow",
+        "xxx",
+        "todo",
+        "<generated>",
+        "generated-by-make-up",
+    }
 )
 
 SECRET_FIELDS = (

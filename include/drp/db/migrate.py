@@ -29,22 +29,22 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def upgrade(settings: Settings, revision: str = "head") -> None:
+def upgrade(settings: Settings, revision: str = "heads") -> None:
     """Apply every pending migration (a no-op when the schema is current)."""
     command.upgrade(alembic_config(settings), revision)
 
 
-def current_revision(settings: Settings) -> str | None:
-    """The revision the database is at, or None before the first migration."""
+def current_revisions(settings: Settings) -> set[str]:
+    """The revisions the database is at (one per branch), empty before the first migration."""
     engine = create_engine(settings.sqlalchemy_url())
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            return context.get_current_revision()
+            return set(context.get_current_heads())
     finally:
         engine.dispose()
 
 
-def head_revision(settings: Settings) -> str | None:
-    """The newest revision shipped with the code."""
-    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+def head_revisions(settings: Settings) -> set[str]:
+    """The newest revisions shipped with the code (feature branches may each have a head)."""
+    return set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())

@@ -68,8 +68,16 @@ def init_local_cluster(settings: Settings) -> Path:
     bindir = find_bindir()
     data.mkdir(parents=True, exist_ok=True)
     cmd = [
-        str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
-        "--auth-host=scram-sha-256", "-E", "UTF8", "--no-instructions",
+        str(bindir / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+        "-E",
+        "UTF8",
+        "--no-instructions",
     ]
     # initdb refuses to run as root; run it as the data dir's owner through a helper user if needed.
     result = subprocess.run(cmd, capture_output=True, text=True, check=False, user=_as_postgres_user(data))
@@ -95,8 +103,9 @@ def _as_postgres_user(data: Path) -> str | None:
     try:
         user = pwd.getpwnam(user_name)
     except KeyError as exc:
-        raise StackError("running as root needs an OS user `postgres` to own the local cluster",
-                         service="postgres") from exc
+        raise StackError(
+            "running as root needs an OS user `postgres` to own the local cluster", service="postgres"
+        ) from exc
     for path in (data.parent, data):
         os.chown(path, user.pw_uid, user.pw_gid)
     return user_name
@@ -124,5 +133,6 @@ def ensure_role_and_databases(settings: Settings, admin_dsn: str) -> None:
                         )
                     )
     except psycopg.Error as exc:
-        raise StackError(f"could not prepare role/databases via admin DSN: {exc}".strip(),
-                         service="postgres") from exc
+        raise StackError(
+            f"could not prepare role/databases via admin DSN: {exc}".strip(), service="postgres"
+        ) from exc

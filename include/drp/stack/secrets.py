@@ -74,3 +74,12 @@ def ensure_secrets(path: Path) -> list[str]:
     path.write_text("\n".join([*kept, *lines]) + "\n")
     path.chmod(0o600)
     return generated
+
+
+def set_env_value(path: Path, name: str, value: str) -> None:
+    """Set one KEY=VALUE in `.env`, replacing an existing line for that key."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    lines = [ln for ln in lines if ln.split("=", 1)[0].strip() != name]
+    lines.append(f"{name}={value}")
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)

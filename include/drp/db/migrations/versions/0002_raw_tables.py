@@ -21,10 +21,13 @@ BATCH_COLUMNS = """
     source_system text not null,
     data_interval_start timestamptz not null,
     data_interval_end timestamptz not null"""
-LINEAGE = BATCH_COLUMNS + """,
+LINEAGE = (
+    BATCH_COLUMNS
+    + """,
     record_hash text not null,
     raw_payload jsonb not null
 """
+)
 
 
 def upgrade() -> None:

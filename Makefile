@@ -1,0 +1,69 @@
+# drp: the data reliability platform. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+TOOLS := .drp/tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+VENV := .venv
+DRP := $(VENV)/bin/drp
+PYTEST_ARGS ?=
+DATE ?=
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+
+.PHONY: help install up down status logs run backfill test test-unit lint format docs bench clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(TOOLS)/bin/uv:
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q uv==$(UV_VERSION)
+
+$(VENV)/.installed: uv.lock pyproject.toml
+	@command -v uv >/dev/null || $(MAKE) --no-print-directory $(TOOLS)/bin/uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV)/.installed ## Install the locked environment (quick when nothing changed)
+
+up: install ## Start the stack (Docker if an engine runs, else native) and wait until healthy
+	$(DRP) up
+
+down: ## Stop everything `make up` started
+	@if [ -x $(DRP) ]; then $(DRP) down; else echo "not installed: nothing to stop"; fi
+
+status: install ## Each service, its URL and health
+	$(DRP) status
+
+logs: install ## Service logs (SERVICE=airflow-scheduler for one)
+	$(DRP) logs $(SERVICE)
+
+run: up ## Install, start the stack and run the pipeline end to end (DATE=YYYY-MM-DD)
+	$(DRP) run $(if $(DATE),--date $(DATE))
+
+test: up ## Install, start the stack and run every test
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: install ## Only the tests that need no service
+	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
+
+lint: install ## ruff, mypy and sqlfluff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	@if [ -f dbt_project/.sqlfluff ]; then cd dbt_project && ../$(VENV)/bin/sqlfluff lint models macros tests snapshots analyses 2>/dev/null || ../$(VENV)/bin/sqlfluff lint models macros; fi
+
+format: install ## Format Python and SQL
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+docs: install ## Build and serve dbt docs and GX Data Docs
+	$(DRP) docs
+
+bench: up ## Benchmarks (QUICK=1 for the small CI version)
+	$(DRP) bench $(if $(QUICK),--quick)
+
+clean: down ## Stop the stack and delete local state (.drp: databases of a local cluster, object store data)
+	rm -rf .drp/postgres .drp/seaweedfs .drp/airflow .drp/logs .drp/warehouse dbt_project/target

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drp.errors import ConfigError
+from drp.settings import SECRET_FIELDS, load_settings
+from drp.stack.secrets import GENERATED, ensure_secrets, read_env_file
+
+pytestmark = pytest.mark.unit
+
+
+def _secrets() -> dict[str, str]:
+    return {name: f"value-for-{name}-0123456789" for name in SECRET_FIELDS}
+
+
+def test_every_secret_field_is_generated() -> None:
+    assert {f"DRP_{name.upper()}" for name in SECRET_FIELDS} == set(GENERATED)
+
+
+@pytest.mark.parametrize("field", SECRET_FIELDS)
+@pytest.mark.parametrize("bad", ["", "changeme", "  ", "password"])
+def test_placeholder_secret_is_refused_naming_the_variable(
+    field: str, bad: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRP_ENV_FILE", str(tmp_path / "missing.env"))
+    values = {**_secrets(), field: bad}
+    with pytest.raises(ConfigError, match=f"DRP_{field.upper()}"):
+        load_settings(**values)
+
+
+def test_no_secret_has_a_usable_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRP_ENV_FILE", str(tmp_path / "missing.env"))
+    for name in SECRET_FIELDS:
+        monkeypatch.delenv(f"DRP_{name.upper()}", raising=False)
+    with pytest.raises(ConfigError, match="is empty or a placeholder"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("override", "variable"),
+    [
+        ({"postgres_admin_dsn": "mysql://root@localhost/db"}, "DRP_POSTGRES_ADMIN_DSN"),
+        ({"postgres_port": "not-a-port"}, "DRP_POSTGRES_PORT"),
+        ({"airflow_port": 70000}, "DRP_AIRFLOW_PORT"),
+    ],
+)
+def test_bad_values_give_one_line_error_naming_the_setting(
+    override: dict[str, object], variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRP_ENV_FILE", str(tmp_path / "missing.env"))
+    with pytest.raises(ConfigError) as info:
+        load_settings(**_secrets(), **override)
+    message = str(info.value)
+    assert message.startswith(variable)
+    assert "\n" not in message
+
+
+def test_ensure_secrets_generates_once_and_never_overwrites(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in GENERATED:
+        monkeypatch.delenv(name, raising=False)
+    env = tmp_path / ".env"
+    env.write_text("DRP_POSTGRES_PASSWORD=my-own-password\nDRP_S3_ACCESS_KEY=changeme\nOTHER=1\n")
+    generated = ensure_secrets(env)
+    values = read_env_file(env)
+    assert "DRP_POSTGRES_PASSWORD" not in generated
+    assert values["DRP_POSTGRES_PASSWORD"] == "my-own-password"
+    assert values["DRP_S3_ACCESS_KEY"] != "changeme"  # a placeholder is replaced
+    assert values["OTHER"] == "1"
+    assert set(generated) == set(GENERATED) - {"DRP_POSTGRES_PASSWORD"}
+    assert env.stat().st_mode & 0o777 == 0o600
+    # Second run: nothing to do, file unchanged.
+    before = env.read_text()
+    assert ensure_secrets(env) == []
+    assert env.read_text() == before
+    # Generated values are distinct and long enough to be real secrets.
+    secret_values = [values[name] for name in generated]
+    assert len(set(secret_values)) == len(secret_values)
+    assert all(len(v) >= 16 for v in secret_values)
+
+
+def test_generated_secrets_satisfy_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in GENERATED:
+        monkeypatch.delenv(name, raising=False)
+    env = tmp_path / ".env"
+    ensure_secrets(env)
+    monkeypatch.setenv("DRP_ENV_FILE", str(env))
+    settings = load_settings()
+    from cryptography.fernet import Fernet
+
+    Fernet(settings.airflow_fernet_key.get_secret_value())  # a valid Fernet key
