@@ -1,0 +1,1 @@
+"""Publication of validated marts as Parquet snapshots in the object store."""

