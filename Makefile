@@ -67,3 +67,6 @@ bench: up ## Benchmarks (QUICK=1 for the small CI version)
 
 clean: down ## Stop the stack and delete local state (.drp: databases of a local cluster, object store data)
 	rm -rf .drp/postgres .drp/seaweedfs .drp/airflow .drp/logs .drp/warehouse dbt_project/target
+
+backfill: up ## Run the pipeline for each day START..END inclusive (START=YYYY-MM-DD END=YYYY-MM-DD)
+	$(DRP) backfill --start $(START) --end $(END)

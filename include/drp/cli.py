@@ -146,6 +146,16 @@ def migrate() -> None:
     typer.echo(f"database at revision(s): {', '.join(sorted(current_revisions(settings)))}")
 
 
+@app.command()
+@clear_errors
+def prepare() -> None:
+    """Install DuckDB's offline postgres extension and write dbt's manifest (the DAG renders from it)."""
+    from drp.stack.native import parse_dbt_project
+
+    parse_dbt_project(_settings())
+    typer.echo("warehouse prepared and dbt manifest written")
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @clear_errors
 def airflow(ctx: typer.Context) -> None:
@@ -157,6 +167,51 @@ def airflow(ctx: typer.Context) -> None:
     write_passwords_file(settings)
     env = cli_env(settings)
     os.execve(str(VENV_BIN / "airflow"), ["airflow", *ctx.args], env)  # noqa: S606 - argv, no shell
+
+
+def _yesterday() -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+
+
+@app.command()
+@clear_errors
+def run(
+    date: Annotated[str | None, typer.Option(help="Day to process (YYYY-MM-DD); default yesterday")] = None,
+) -> None:
+    """Run the daily pipeline for one day through Airflow and print what it did."""
+    from datetime import date as date_type
+
+    from drp.orchestration.run import format_summary, run_day
+
+    settings = _settings()
+    day = date_type.fromisoformat(date or _yesterday())
+    summary = run_day(settings, day, echo=typer.echo)
+    typer.echo("")
+    typer.echo(format_summary(settings, summary))
+
+
+@app.command()
+@clear_errors
+def backfill(
+    start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD)")],
+    end: Annotated[str, typer.Option(help="Last day, inclusive (YYYY-MM-DD)")],
+) -> None:
+    """Run the daily pipeline for each day from START to END (inclusive), oldest first."""
+    from datetime import date as date_type
+    from datetime import timedelta
+
+    from drp.orchestration.run import format_summary, run_day
+
+    settings = _settings()
+    day, last = date_type.fromisoformat(start), date_type.fromisoformat(end)
+    if last < day:
+        raise PlatformError(f"backfill END {end} is before START {start}")
+    while day <= last:
+        summary = run_day(settings, day, echo=typer.echo)
+        typer.echo(format_summary(settings, summary) + "\n")
+        day += timedelta(days=1)
 
 
 def main() -> None:

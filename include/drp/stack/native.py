@@ -155,6 +155,15 @@ def airflow_db_migrate(settings: Settings) -> None:
         raise StackError("`airflow db migrate` failed", service="airflow", log=str(log))
 
 
+def parse_dbt_project(settings: Settings) -> None:
+    """Write dbt's manifest, which the DAG renders its dbt tasks from (Cosmos, no dbt at parse time)."""
+    from drp.pipeline.tasks import prepare_warehouse
+    from drp.transform.dbt_runner import run_dbt
+
+    prepare_warehouse(settings)
+    run_dbt(settings, "parse")
+
+
 def _local_postgres_port(settings: Settings, env_file: Path) -> Settings:
     """A free port for a new local cluster, persisted to .env when the configured one is taken."""
     if not health.port_in_use(settings.postgres_host, settings.postgres_port):
@@ -221,6 +230,7 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
         time.sleep(0.3)
     _retry_until(lambda: ensure_buckets(settings), deadline, "seaweedfs", settings)
 
+    parse_dbt_project(settings)
     airflow_db_migrate(settings)
     for prog in AIRFLOW_PROGRAMS:
         sup.start(prog)

@@ -58,7 +58,11 @@ def seaweed_config_path(settings: Settings) -> Path:
 
 def programs(settings: Settings, *, local_postgres: bool) -> list[Program]:
     """Every service the native stack runs, in start order."""
-    af_env = airflow.airflow_env(settings)
+    from drp.transform.dbt_runner import dbt_env
+
+    # Airflow tasks run dbt through Cosmos, whose profile reads DRP_* from the environment.
+    platform_env = {k: v for k, v in dbt_env(settings).items() if k.startswith(("DRP_", "DBT_"))}
+    af_env = {**platform_env, **airflow.airflow_env(settings)}
     airflow_bin = VENV_BIN / "airflow"
     result: list[Program] = []
     if local_postgres:

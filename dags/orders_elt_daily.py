@@ -1,0 +1,162 @@
+"""
+### orders_elt_daily: the platform's daily ELT run
+
+One data interval `[data_interval_start, data_interval_end)` travels from the generator API to
+validated, published snapshots:
+
+1. **extract + load raw**: customers, products and orders into Postgres `raw` (exactly once per
+   interval; invalid records quarantined with their reason; each batch archived to the object store);
+2. **transform**: one `dbt build` of staging and marts in DuckDB (Cosmos watcher mode: one dbt
+   process, a sensor per model and test, so DuckDB's single writer is never contended);
+3. **quality gate**: Great Expectations suites; a critical failure stops the run here;
+4. **publish**: each mart as Parquet under `analytics/<model>/snapshot_date=YYYY-MM-DD/` plus a manifest.
+
+Every task and the run itself are written to `ops.pipeline_flow_audit`; a failed run alerts the
+configured webhook. Trigger-form params: `full_refresh`, an interval override, and generator
+`faults` (for drills). All logic lives in `include/drp/`; this file only wires it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
+
+from drp.audit import flow_audit
+from drp.pipeline import tasks
+from drp.transform.dbt_runner import DBT_MANIFEST_PATH, DBT_PROFILE_NAME, DBT_PROFILES_DIR, DBT_PROJECT_DIR
+
+RAW_ASSETS = {e: Asset(f"postgres://postgres:5432/drp/raw/{e}_raw", extra={"layer": "raw"}) for e in tasks.ENTITIES}
+MART_ASSETS = [
+    Asset(f"s3://drp-analytics/analytics/{m}", extra={"layer": "published"})
+    for m in (
+        "daily_order_metrics",
+        "fct_orders",
+        "fct_order_lines",
+        "dim_customers",
+        "dim_products",
+        "dim_date",
+    )
+]
+INTERVAL_START = "{{ params.interval_start or data_interval_start }}"
+INTERVAL_END = "{{ params.interval_end or data_interval_end }}"
+
+default_args: dict[str, Any] = {
+    "owner": "data-platform",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=20),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=5),
+    "on_success_callback": flow_audit.on_task_success,
+    "on_failure_callback": flow_audit.on_task_failure,
+    "on_retry_callback": flow_audit.on_task_retry,
+}
+
+
+def _interval() -> tuple[pendulum.DateTime, pendulum.DateTime]:
+    ctx = get_current_context()
+    return tasks.resolve_interval(ctx["data_interval_start"], ctx["data_interval_end"], dict(ctx["params"]))  # type: ignore[return-value]
+
+
+@dag(
+    dag_id="orders_elt_daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    on_success_callback=flow_audit.on_dag_success,
+    on_failure_callback=flow_audit.on_dag_failure,
+    tags=["drp", "elt", "daily"],
+    doc_md=__doc__,
+    params={
+        "full_refresh": Param(False, type="boolean", description="Rebuild every model from all of raw"),
+        "interval_start": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            description="Override the data interval start (ISO timestamp)",
+        ),
+        "interval_end": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            description="Override the data interval end (ISO timestamp)",
+        ),
+        "faults": Param(
+            {}, type="object", description='Generator faults for a drill, e.g. {"fault_dupes": "0.01"}'
+        ),
+    },
+)
+def orders_elt_daily() -> None:
+    @task(outlets=[RAW_ASSETS["customers"]])
+    def load_customers() -> dict[str, Any]:
+        start, end = _interval()
+        return tasks.ingest("customers", start, end, faults=get_current_context()["params"]["faults"])
+
+    @task(outlets=[RAW_ASSETS["products"]])
+    def load_products() -> dict[str, Any]:
+        start, end = _interval()
+        return tasks.ingest("products", start, end, faults=get_current_context()["params"]["faults"])
+
+    @task(outlets=[RAW_ASSETS["orders"]])
+    def load_orders() -> dict[str, Any]:
+        start, end = _interval()
+        return tasks.ingest("orders", start, end, faults=get_current_context()["params"]["faults"])
+
+    @task
+    def prepare_warehouse() -> dict[str, Any]:
+        return tasks.prepare_warehouse()
+
+    transform = DbtTaskGroup(
+        group_id="transform",
+        project_config=ProjectConfig(
+            manifest_path=DBT_MANIFEST_PATH, project_name="drp", dbt_project_path=DBT_PROJECT_DIR
+        ),
+        profile_config=ProfileConfig(
+            profile_name=DBT_PROFILE_NAME,
+            target_name="duckdb",
+            profiles_yml_filepath=DBT_PROFILES_DIR / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.SUBPROCESS
+        ),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
+        operator_args={
+            "vars": {"data_interval_start": INTERVAL_START, "data_interval_end": INTERVAL_END},
+            "full_refresh": "{{ params.full_refresh }}",
+            "deferrable": False,
+            "mode": "reschedule",
+            "poke_interval": 1,
+        },
+        default_args={**default_args, "retries": 0},
+    )
+
+    @task
+    def dbt_results() -> dict[str, Any]:
+        return tasks.dbt_run_results()
+
+    @task
+    def quality_gate() -> dict[str, Any]:
+        start, end = _interval()
+        return tasks.quality_gate(get_current_context()["run_id"], start, end)
+
+    @task(outlets=MART_ASSETS)
+    def publish(dbt_summary: dict[str, Any], quality: dict[str, Any]) -> dict[str, Any]:
+        start, _end = _interval()
+        extra = {"dbt": dbt_summary, "quality": quality}
+        return tasks.publish(get_current_context()["run_id"], start, manifest_extra=extra)
+
+    loads = [load_customers(), load_products(), load_orders()]
+    warehouse = prepare_warehouse()
+    dbt_summary = dbt_results()
+    gate = quality_gate()
+    loads >> warehouse >> transform >> dbt_summary >> gate
+    publish(dbt_summary, gate)
+
+
+orders_elt_daily()

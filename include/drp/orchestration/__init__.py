@@ -1,0 +1,1 @@
+"""Driving Airflow from outside: trigger, watch and summarize runs through its REST API."""

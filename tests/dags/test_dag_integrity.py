@@ -1,0 +1,69 @@
+"""The DAG folder imports cleanly, without touching a database or the network, and follows our rules."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from drp.settings import PROJECT_ROOT
+from drp.transform.dbt_runner import DBT_MANIFEST_PATH
+
+pytestmark = pytest.mark.unit
+DAGS = PROJECT_ROOT / "dags"
+
+
+class NetworkAtParseTime(AssertionError):
+    pass
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> Iterator[Any]:
+    if not DBT_MANIFEST_PATH.exists():
+        pytest.fail(f"{DBT_MANIFEST_PATH} is missing: `drp prepare` (run by `make up`) writes it")
+    from airflow.dag_processing.dagbag import DagBag
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise NetworkAtParseTime("a DAG file opened a connection at parse time")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", refuse)
+        mp.setattr(socket.socket, "connect_ex", refuse)
+        mp.setattr(psycopg, "connect", refuse)
+        bag = DagBag(dag_folder=str(DAGS))
+    yield bag
+
+
+def test_no_import_errors(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+
+
+def test_every_dag_has_tags_doc_and_retries(dagbag: Any) -> None:
+    assert dagbag.dags, "no DAG found"
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, f"{dag_id} has no tags"
+        assert dag.doc_md, f"{dag_id} has no doc_md"
+        for task in dag.tasks:
+            if task.task_id.startswith("transform."):
+                continue  # Cosmos watcher tasks: the producer must not retry by itself (sensors take over)
+            assert task.retries >= 2, f"{dag_id}.{task.task_id} retries={task.retries}"
+
+
+def test_daily_dag_shape(dagbag: Any) -> None:
+    dag = dagbag.dags["orders_elt_daily"]
+    assert dag.max_active_runs == 1
+    assert {"load_customers", "load_products", "load_orders", "quality_gate", "publish"} <= set(dag.task_ids)
+    assert "transform.dbt_producer_watcher" in dag.task_ids
+    # Publish is downstream of the gate, and the gate of the dbt build: nothing publishes early.
+    assert "quality_gate" in dag.get_task("publish").upstream_task_ids
+    gate_upstream = dag.get_task("quality_gate").get_flat_relative_ids(upstream=True)
+    assert "transform.dbt_producer_watcher" in gate_upstream
+    assert {"load_orders", "load_customers", "load_products"} <= gate_upstream
+    # Audit callbacks on every task and on the run.
+    for task in dag.tasks:
+        assert task.on_failure_callback and task.on_success_callback, task.task_id
+    assert dag.on_failure_callback and dag.on_success_callback
+    assert set(dag.params.keys()) >= {"full_refresh", "interval_start", "interval_end", "faults"}
