@@ -23,6 +23,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
 
@@ -30,7 +31,9 @@ from drp.audit import flow_audit
 from drp.pipeline import tasks
 from drp.transform.dbt_runner import DBT_MANIFEST_PATH, DBT_PROFILE_NAME, DBT_PROFILES_DIR, DBT_PROJECT_DIR
 
-RAW_ASSETS = {e: Asset(f"postgres://postgres:5432/drp/raw/{e}_raw", extra={"layer": "raw"}) for e in tasks.ENTITIES}
+RAW_ASSETS = {
+    e: Asset(f"postgres://postgres:5432/drp/raw/{e}_raw", extra={"layer": "raw"}) for e in tasks.ENTITIES
+}
 MART_ASSETS = [
     Asset(f"s3://drp-analytics/analytics/{m}", extra={"layer": "published"})
     for m in (
@@ -65,7 +68,7 @@ def _interval() -> tuple[pendulum.DateTime, pendulum.DateTime]:
 @dag(
     dag_id="orders_elt_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    start_date=pendulum.datetime(2024, 1, 2, tz="UTC"),  # the generator serves data from 2024-01-01
     catchup=False,
     max_active_runs=1,
     default_args=default_args,
@@ -142,8 +145,14 @@ def orders_elt_daily() -> None:
 
     @task
     def quality_gate() -> dict[str, Any]:
+        from drp.quality.errors import QualityGateError
+
         start, end = _interval()
-        return tasks.quality_gate(get_current_context()["run_id"], start, end)
+        try:
+            return tasks.quality_gate(get_current_context()["run_id"], start, end)
+        except QualityGateError as exc:
+            # Data that broke a critical expectation will break it again: fail now, no retries.
+            raise AirflowFailException(str(exc)) from exc
 
     @task(outlets=MART_ASSETS)
     def publish(dbt_summary: dict[str, Any], quality: dict[str, Any]) -> dict[str, Any]:

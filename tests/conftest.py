@@ -5,12 +5,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from drp.settings import Settings, load_settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point Airflow (imported later by DAG tests) at the platform's metadata DB and DAG folder."""
+    from drp.stack.airflow import airflow_env
+
+    os.environ.update(airflow_env(load_settings(check_secrets=False)))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     generator_api_key: SecretStr = SecretStr("")
     generator_seed: int = 42
     generator_orders_per_day: int = Field(default=10_000, ge=0)
+    # Default faults the API serves, e.g. "dupes=0.01,invalid=0.005" (see docs/generator.md);
+    # requests may override them with fault_<name> query parameters.
+    generator_faults: str = ""
 
     # Warehouse and alerting.
     duckdb_path: Path = PROJECT_ROOT / ".drp" / "warehouse" / "drp.duckdb"

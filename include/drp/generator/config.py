@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Final
@@ -67,8 +66,8 @@ class GeneratorConfig:
     def from_settings(cls, settings: Settings | None = None) -> GeneratorConfig:
         """Build from the platform settings (`drp.settings.get_settings()` by default).
 
-        Default faults come from the `DRP_GENERATOR_FAULTS` environment variable, e.g.
-        `dupes=0.01,invalid=0.005`; unset means no faults.
+        Default faults come from the `DRP_GENERATOR_FAULTS` setting, e.g.
+        `dupes=0.01,invalid=0.005`; empty means no faults.
         """
         if settings is None:
             from drp.settings import get_settings
@@ -76,7 +75,7 @@ class GeneratorConfig:
             settings = get_settings()
         key = settings.generator_api_key.get_secret_value()
         try:
-            faults = parse_faults(os.environ.get(FAULTS_ENV, ""))
+            faults = parse_faults(settings.generator_faults)
         except FaultConfigError as exc:
             raise ConfigError(f"{FAULTS_ENV}: {exc}") from None
         return cls(

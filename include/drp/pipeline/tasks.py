@@ -125,16 +125,16 @@ def quality_gate(
 
     settings = settings or get_settings()
     report = run_quality_gate(settings, run_id=run_id, data_interval_start=start, data_interval_end=end)
-    summary = report.as_dict() if hasattr(report, "as_dict") else dict(vars(report))
-    warnings = summary.get("warning_failures") or []
+    summary = report.as_dict()
+    warnings = summary["warning_failures"]
     if warnings:
         send_alert(
             settings,
             f"drp: quality warnings in run {run_id}",
-            [str(w) for w in warnings][:20],
+            [str(w.get("message", w)) for w in warnings][:20],
             level="warning",
         )
-    summary["records_processed"] = summary.get("records_processed", 0)
+    summary["records_processed"] = sum(s["rows"] for s in summary["suites"])
     return summary
 
 

@@ -1,0 +1,85 @@
+"""Fixtures for running the real daily DAG with `dag.test()` against the running stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+
+from drp.settings import PROJECT_ROOT, Settings, get_settings
+from drp.transform.dbt_runner import dbt_env
+
+
+class WebhookReceiver:
+    """A local Slack-compatible webhook: records every JSON body it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.messages.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/drp"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="session")
+def daily_dag(settings: Settings, webhook: WebhookReceiver) -> Iterator[Any]:
+    """The real DAG object, with the task environment a supervised Airflow worker has."""
+    from drp.stack.native import parse_dbt_project
+
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in dbt_env(settings).items() if k.startswith(("DRP_", "DBT_"))})
+    os.environ["DRP_ALERT_WEBHOOK_URL"] = webhook.url
+    get_settings.cache_clear()
+    parse_dbt_project(settings)
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    assert bag.import_errors == {}
+    yield bag.dags["orders_elt_daily"]
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+def run_conf(day: date, **extra: Any) -> dict[str, Any]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return {
+        "interval_start": start.isoformat(),
+        "interval_end": (start + timedelta(days=1)).isoformat(),
+        **extra,
+    }
+
+
+def run_day(dag: Any, day: date, **extra: Any) -> Any:
+    """dag.test() one day; returns the DagRun."""
+    logical = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return dag.test(logical_date=logical, run_conf=run_conf(day, **extra))
