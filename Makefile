@@ -62,8 +62,8 @@ format: install ## Format Python and SQL
 docs: install ## Build and serve dbt docs and GX Data Docs
 	$(DRP) docs
 
-bench: up ## Benchmarks (QUICK=1 for the small CI version)
-	$(DRP) bench $(if $(QUICK),--quick)
+bench: up ## Benchmarks: prints a table, writes bench/results/<timestamp>.json (QUICK=1: small CI version)
+	$(VENV)/bin/python bench/run.py $(if $(QUICK),--quick)
 
 clean: down ## Stop the stack and delete local state (.drp: databases of a local cluster, object store data)
 	rm -rf .drp/postgres .drp/seaweedfs .drp/airflow .drp/logs .drp/warehouse dbt_project/target

@@ -169,6 +169,24 @@ def airflow(ctx: typer.Context) -> None:
     os.execve(str(VENV_BIN / "airflow"), ["airflow", *ctx.args], env)  # noqa: S606 - argv, no shell
 
 
+@app.command()
+@clear_errors
+def docs(
+    port: Annotated[int, typer.Option(help="Port to serve on (127.0.0.1)")] = 8081,
+    serve: Annotated[bool, typer.Option(help="Serve after building")] = True,
+) -> None:
+    """Build the dbt docs and GX Data Docs into .drp/docs and serve them locally."""
+    from drp.docs_site.build import build_site
+    from drp.docs_site.build import serve as serve_site
+
+    settings = _settings()
+    index = build_site(settings)
+    typer.echo(f"docs built: {index}")
+    if serve:
+        typer.echo(f"serving on http://127.0.0.1:{port}/  (dbt: /dbt/, Data Docs: /gx/; Ctrl-C to stop)")
+        serve_site(settings, port)
+
+
 def _yesterday() -> str:
     from datetime import UTC, datetime, timedelta
 
