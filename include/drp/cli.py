@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -193,18 +194,27 @@ def _yesterday() -> str:
     return (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 
 
+def _day(value: str, option: str) -> date:
+    from drp.errors import ConfigError
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
 @app.command()
 @clear_errors
 def run(
-    date: Annotated[str | None, typer.Option(help="Day to process (YYYY-MM-DD); default yesterday")] = None,
+    day_option: Annotated[
+        str | None, typer.Option("--date", help="Day to process (YYYY-MM-DD); default yesterday")
+    ] = None,
 ) -> None:
     """Run the daily pipeline for one day through Airflow and print what it did."""
-    from datetime import date as date_type
-
     from drp.orchestration.run import format_summary, run_day
 
     settings = _settings()
-    day = date_type.fromisoformat(date or _yesterday())
+    day = _day(day_option or _yesterday(), "--date")
     summary = run_day(settings, day, echo=typer.echo)
     typer.echo("")
     typer.echo(format_summary(settings, summary))
@@ -217,13 +227,12 @@ def backfill(
     end: Annotated[str, typer.Option(help="Last day, inclusive (YYYY-MM-DD)")],
 ) -> None:
     """Run the daily pipeline for each day from START to END (inclusive), oldest first."""
-    from datetime import date as date_type
     from datetime import timedelta
 
     from drp.orchestration.run import format_summary, run_day
 
     settings = _settings()
-    day, last = date_type.fromisoformat(start), date_type.fromisoformat(end)
+    day, last = _day(start, "START"), _day(end, "END")
     if last < day:
         raise PlatformError(f"backfill END {end} is before START {start}")
     while day <= last:
