@@ -8,6 +8,7 @@ placeholder values with a message naming the variable.
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -103,6 +104,9 @@ class Settings(BaseSettings):
     # Default faults the API serves, e.g. "dupes=0.01,invalid=0.005" (see docs/generator.md);
     # requests may override them with fault_<name> query parameters.
     generator_faults: str = ""
+    # First day the source has data. A dimension (customers, products) is only sent when it
+    # changes, so the first run loads every day of its history since then (see drp.pipeline.tasks).
+    source_history_start: date = date(2024, 1, 1)
 
     # Warehouse and alerting.
     duckdb_path: Path = PROJECT_ROOT / ".drp" / "warehouse" / "drp.duckdb"

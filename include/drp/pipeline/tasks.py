@@ -13,6 +13,9 @@ from typing import Any
 from drp.settings import Settings, get_settings
 
 ENTITIES = ("customers", "products", "orders")
+# Sent by the source only when they change: a fresh platform needs their history first.
+DIMENSIONS = ("customers", "products")
+HISTORY_WORKERS = 4
 
 
 def resolve_interval(
@@ -45,11 +48,19 @@ def ingest(
     faults: dict[str, str] | None = None,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """Extract one entity's window from the generator API into Postgres raw (exactly once)."""
+    """Extract one entity's window from the generator API into Postgres raw (exactly once).
+
+    For a dimension, first load any day of its history (since `source_history_start`) that no
+    live batch covers yet, so facts never reference customers or products the platform never saw.
+    """
     from drp.ingest.loader import load_interval
 
-    result = load_interval(settings or get_settings(), entity, start, end, faults=faults or None)
+    settings = settings or get_settings()
+    history = load_missing_history(settings, entity, before=start) if entity in DIMENSIONS else []
+    result = load_interval(settings, entity, start, end, faults=faults or None)
     return {
+        "history_days_loaded": len(history),
+        "history_records_loaded": sum(r.loaded for r in history),
         "records_processed": result.received,
         "entity": entity,
         "batch_id": str(result.batch_id),
@@ -61,6 +72,54 @@ def ingest(
         "drift": result.drift,
         "archive_key": result.archive_key,
     }
+
+
+def missing_history_days(
+    settings: Settings, entity: str, before: datetime, *, source_system: str | None = None
+) -> list[datetime]:
+    """Days in `[source_history_start, before)` that no live batch of `entity` overlaps."""
+    import psycopg
+
+    from drp.ingest.loader import DEFAULT_SOURCE
+
+    first = datetime.combine(settings.source_history_start, datetime.min.time(), tzinfo=UTC)
+    if before <= first:
+        return []
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        rows = conn.execute(
+            """
+            select day
+            from generate_series(%(first)s::timestamptz, %(before)s::timestamptz, interval '1 day') as day
+            where day + interval '1 day' <= %(before)s
+              and not exists (
+                select 1 from ops.ingest_batches as b
+                where b.status = 'succeeded' and b.entity = %(entity)s and b.source_system = %(source)s
+                  and b.data_interval_start < day + interval '1 day' and b.data_interval_end > day
+            )
+            order by day
+            """,
+            {"first": first, "before": before, "entity": entity, "source": source_system or DEFAULT_SOURCE},
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def load_missing_history(
+    settings: Settings, entity: str, before: datetime, *, source_system: str | None = None
+) -> list[Any]:
+    """Load each missing history day as its own batch (so any day can be reloaded later)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    from drp.ingest.loader import DEFAULT_SOURCE, load_interval
+
+    source = source_system or DEFAULT_SOURCE
+    days = missing_history_days(settings, entity, before, source_system=source)
+
+    def load(day: datetime) -> Any:
+        return load_interval(settings, entity, day, day + timedelta(days=1), source_system=source)
+
+    with ThreadPoolExecutor(max_workers=HISTORY_WORKERS, thread_name_prefix=f"history-{entity}") as pool:
+        return list(pool.map(load, days))
 
 
 def prepare_warehouse(settings: Settings | None = None) -> dict[str, Any]:

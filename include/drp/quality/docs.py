@@ -1,0 +1,38 @@
+"""Build the Great Expectations Data Docs site (`make docs`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from drp.quality.errors import QualityError
+
+
+def build_data_docs(gx_root: Path | None = None, *, sync: bool = True) -> Path:
+    """Rebuild the Data Docs site: every suite's page, the newest validation results, the index.
+
+    The gate already updates the site incrementally after each run; this full rebuild is for a
+    fresh checkout, after a change to the suites, or after `uncommitted/` was cleaned. Offline the
+    pages render unstyled (GX loads CSS/JS from CDNs); their content is complete.
+
+    Args:
+        gx_root: the GX project directory (default: the repository's `great_expectations/`).
+        sync: first bring the project's suites in step with `drp.quality.suites`.
+
+    Returns:
+        The site's `index.html`.
+    """
+    from drp.quality.project import DATA_DOCS_SITE, open_context, project_lock, sync_project
+
+    context = open_context(gx_root)
+    with project_lock(gx_root):
+        if sync:
+            sync_project(context)
+        sites = context.build_data_docs(site_names=[DATA_DOCS_SITE])
+    url = sites.get(DATA_DOCS_SITE)
+    if not url:
+        raise QualityError(f"Great Expectations built no {DATA_DOCS_SITE!r} Data Docs site")
+    index = Path(unquote(urlparse(url).path))
+    if not index.is_file():
+        raise QualityError(f"Data Docs index missing after build: {index}")
+    return index

@@ -1,0 +1,73 @@
+"""Persist a gate run's per-suite summary to `ops.quality_results` (migration 0100)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from drp.quality.errors import QualityError
+
+if TYPE_CHECKING:
+    from drp.quality.report import QualityReport
+    from drp.settings import Settings
+
+_INSERT = """
+insert into ops.quality_results (
+    run_id, suite, data_interval_start, data_interval_end, success, rows_validated,
+    evaluated_count, failed_count, critical_count, warning_count,
+    failed_expectations, critical_failed, warning_failed, failures,
+    validated_at, elapsed_seconds, result_path, result_url, data_docs_path
+) values (
+    %s, %s, %s, %s, %s, %s,
+    %s, %s, %s, %s,
+    %s, %s, %s, %s::jsonb,
+    %s, %s, %s, %s, %s
+)
+"""
+
+
+def record_results(settings: Settings, report: QualityReport) -> None:
+    """Replace the run's rows with one row per suite of `report`, in one transaction.
+
+    Raises:
+        QualityError: Postgres refused or could not be reached (the message names the run).
+    """
+    import psycopg
+
+    rows = []
+    for result in report.suites:
+        critical = [failure.check for failure in result.critical_failures]
+        warnings = [failure.check for failure in result.warning_failures]
+        failures = [failure.as_dict() for failure in (*result.critical_failures, *result.warning_failures)]
+        rows.append(
+            (
+                report.run_id,
+                result.suite,
+                report.data_interval_start,
+                report.data_interval_end,
+                result.success,
+                result.rows,
+                result.evaluated,
+                result.failed,
+                result.critical,
+                result.warning,
+                critical + warnings,
+                critical,
+                warnings,
+                json.dumps(failures, default=str),
+                report.validated_at,
+                result.elapsed_seconds,
+                result.result_path,
+                result.result_url,
+                str(report.data_docs_path) if report.data_docs_path else None,
+            )
+        )
+    try:
+        with psycopg.connect(settings.postgres_conninfo(), connect_timeout=10) as conn, conn.transaction():
+            conn.execute("delete from ops.quality_results where run_id = %s", (report.run_id,))
+            with conn.cursor() as cur:
+                cur.executemany(_INSERT, rows)
+    except psycopg.Error as exc:
+        raise QualityError(
+            f"could not record quality results of run {report.run_id} in ops.quality_results: {exc}"
+        ) from exc

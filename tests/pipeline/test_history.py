@@ -1,0 +1,67 @@
+"""A dimension's history is loaded once, day by day, filling only the days no live batch covers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+import pytest
+
+from drp.ingest.loader import load_interval
+from drp.pipeline.tasks import load_missing_history, missing_history_days, resolve_interval
+from drp.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def _day(d: int) -> datetime:
+    return datetime(2024, 8, d, tzinfo=UTC)
+
+
+def test_missing_days_are_loaded_once_and_existing_days_kept(settings: Settings) -> None:
+    source = f"test-history-{uuid.uuid4().hex[:8]}"
+    local = settings.model_copy(update={"source_history_start": date(2024, 8, 1)})
+    try:
+        kept = load_interval(local, "products", _day(3), _day(4), source_system=source)
+        assert missing_history_days(local, "products", _day(6), source_system=source) == [
+            _day(1),
+            _day(2),
+            _day(4),
+            _day(5),
+        ]
+        loaded = load_missing_history(local, "products", _day(6), source_system=source)
+        assert sorted(r.start for r in loaded) == [_day(1), _day(2), _day(4), _day(5)]
+        assert all(r.end - r.start == timedelta(days=1) for r in loaded)
+        assert missing_history_days(local, "products", _day(6), source_system=source) == []
+        assert load_missing_history(local, "products", _day(6), source_system=source) == []
+        with psycopg.connect(settings.postgres_conninfo()) as conn:
+            live = conn.execute(
+                "select batch_id from ops.ingest_batches where source_system = %s and status = 'succeeded'",
+                (source,),
+            ).fetchall()
+        assert len(live) == 5 and (kept.batch_id,) in live  # the existing batch was not replaced
+    finally:
+        with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as conn:
+            conn.execute("delete from raw.products_raw where source_system = %s", (source,))
+            conn.execute("delete from raw.products_rejected where source_system = %s", (source,))
+            conn.execute("delete from ops.ingest_batches where source_system = %s", (source,))
+
+
+@pytest.mark.unit
+def test_interval_override_and_validation() -> None:
+    from drp.errors import ConfigError
+
+    default = ("2025-01-01T00:00:00+00:00", "2025-01-02T00:00:00+00:00")
+    assert resolve_interval(*default) == (datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC))
+    override = {"interval_start": "2025-02-01T00:00:00", "interval_end": "2025-02-03T00:00:00+00:00"}
+    assert resolve_interval(*default, override) == (
+        datetime(2025, 2, 1, tzinfo=UTC),
+        datetime(2025, 2, 3, tzinfo=UTC),
+    )
+    # Empty overrides (the trigger form's defaults) keep the data interval.
+    assert resolve_interval(*default, {"interval_start": None, "interval_end": ""}) == resolve_interval(
+        *default
+    )
+    with pytest.raises(ConfigError, match="is not after start"):
+        resolve_interval(*default, {"interval_start": "2025-02-01T00:00:00"})

@@ -1,0 +1,136 @@
+"""Fixtures for the quality gate tests.
+
+Isolation: the shared `drp` database is never touched. The session creates its own database
+`drp_test_gx_<random>` through the admin DSN, migrates it to revision 0100 (this component's
+branch) and drops it at the end. Warehouses are DuckDB files under pytest's tmp dirs: one clean
+sample is built per session and each test corrupts its own copy. The GX project is a copy of the
+committed `great_expectations/` (without `uncommitted/`), so tests never write into the checkout.
+Great Expectations is imported once per session (by the first gate run).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from drp.db.migrate import upgrade
+from drp.quality.project import GX_ROOT
+from drp.quality.report import QualityReport
+from drp.quality.sample import SampleSpec, build_sample_warehouse
+from drp.settings import Settings, load_settings
+
+# Seven days of 200 orders a day from 2026-01-01; the gate runs on day 3, [2026-01-04, 2026-01-05).
+SAMPLE = SampleSpec()
+INTERVAL_DAY = 3
+START, END = SAMPLE.day_interval(INTERVAL_DAY)
+
+
+@pytest.fixture(scope="session")
+def quality_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings pointing at a fresh database `drp_test_gx_<random>` (dropped afterwards)."""
+    base = load_settings()
+    try:
+        with psycopg.connect(base.postgres_admin_dsn, connect_timeout=3):
+            pass
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL admin DSN does not answer: {exc}")
+    name = f"drp_test_gx_{secrets.token_hex(4)}"
+    with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("create database {} owner {}").format(
+                sql.Identifier(name), sql.Identifier(base.postgres_user)
+            )
+        )
+    try:
+        tmp = tmp_path_factory.mktemp("quality_state")
+        settings = load_settings(
+            postgres_db=name,
+            generator_orders_per_day=SAMPLE.orders_per_day,
+            duckdb_path=tmp / "warehouse.duckdb",
+            state_dir=tmp,
+        )
+        upgrade(settings, "0100")
+        yield settings
+    finally:
+        with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def gx_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the committed GX project."""
+    root = tmp_path_factory.mktemp("gx") / "great_expectations"
+    shutil.copytree(GX_ROOT, root, ignore=shutil.ignore_patterns("uncommitted"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def clean_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("clean") / "clean.duckdb"
+    build_sample_warehouse(path, SAMPLE)
+    return path
+
+
+@pytest.fixture
+def warehouse(clean_warehouse: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the clean sample warehouse."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(clean_warehouse, path)
+    return path
+
+
+def corrupt(path: Path, *statements: str) -> None:
+    """Apply SQL to a warehouse copy (the violation a test injects)."""
+    import duckdb
+
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("set TimeZone = 'UTC'")
+        for statement in statements:
+            conn.execute(statement)
+
+
+RunGate = Callable[..., QualityReport]
+
+
+@pytest.fixture
+def run_gate(quality_settings: Settings, gx_root: Path) -> RunGate:
+    """Run the gate on a warehouse for the sample's interval (Data Docs off unless asked)."""
+    from drp.quality.gate import run_quality_gate
+
+    def run(
+        path: Path,
+        *,
+        run_id: str | None = None,
+        start: datetime = START,
+        end: datetime = END,
+        build_docs: bool = False,
+        settings: Settings | None = None,
+        **kwargs: Any,
+    ) -> QualityReport:
+        return run_quality_gate(
+            settings or quality_settings,
+            run_id=run_id or f"test__{uuid.uuid4().hex[:12]}",
+            data_interval_start=start,
+            data_interval_end=end,
+            duckdb_path=path,
+            gx_root=gx_root,
+            build_docs=build_docs,
+            **kwargs,
+        )
+
+    return run
+
+
+@pytest.fixture
+def pg_quality(quality_settings: Settings) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(quality_settings.postgres_conninfo(), autocommit=True) as conn:
+        yield conn
