@@ -45,8 +45,9 @@ MART_ASSETS = [
         "dim_date",
     )
 ]
-INTERVAL_START = "{{ params.interval_start or data_interval_start }}"
-INTERVAL_END = "{{ params.interval_end or data_interval_end }}"
+# dbt builds the interval prepare_warehouse decided: the run's, widened to history loaded by the run.
+DBT_INTERVAL_START = "{{ ti.xcom_pull(task_ids='prepare_warehouse')['dbt_interval_start'] }}"
+DBT_INTERVAL_END = "{{ ti.xcom_pull(task_ids='prepare_warehouse')['dbt_interval_end'] }}"
 
 default_args: dict[str, Any] = {
     "owner": "data-platform",
@@ -112,8 +113,9 @@ def orders_elt_daily() -> None:
         return tasks.ingest("orders", start, end, faults=get_current_context()["params"]["faults"])
 
     @task
-    def prepare_warehouse() -> dict[str, Any]:
-        return tasks.prepare_warehouse()
+    def prepare_warehouse(*loads: dict[str, Any]) -> dict[str, Any]:
+        start, end = _interval()
+        return tasks.prepare_warehouse(start, end, list(loads))
 
     transform = DbtTaskGroup(
         group_id="transform",
@@ -130,7 +132,7 @@ def orders_elt_daily() -> None:
         ),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
         operator_args={
-            "vars": {"data_interval_start": INTERVAL_START, "data_interval_end": INTERVAL_END},
+            "vars": {"data_interval_start": DBT_INTERVAL_START, "data_interval_end": DBT_INTERVAL_END},
             "full_refresh": "{{ params.full_refresh }}",
             "deferrable": False,
             "mode": "reschedule",
@@ -161,10 +163,10 @@ def orders_elt_daily() -> None:
         return tasks.publish(get_current_context()["run_id"], start, manifest_extra=extra)
 
     loads = [load_customers(), load_products(), load_orders()]
-    warehouse = prepare_warehouse()
+    warehouse = prepare_warehouse(*loads)
     dbt_summary = dbt_results()
     gate = quality_gate()
-    loads >> warehouse >> transform >> dbt_summary >> gate
+    warehouse >> transform >> dbt_summary >> gate
     publish(dbt_summary, gate)
 
 

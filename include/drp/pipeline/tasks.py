@@ -40,6 +40,16 @@ def _utc(value: datetime | str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def dbt_interval(start: datetime, end: datetime, loads: list[dict[str, Any]]) -> tuple[datetime, datetime]:
+    """The interval dbt must (re)build: the run's, widened back to any history day loaded by this run.
+
+    Incremental models only pick up raw rows of the interval they are given; history loaded for
+    earlier days (a dimension's first load) would otherwise never reach the warehouse.
+    """
+    earliest = [_utc(load["history_from"]) for load in loads if load.get("history_from")]
+    return (min([start, *earliest]), end)
+
+
 def ingest(
     entity: str,
     start: datetime,
@@ -59,6 +69,7 @@ def ingest(
     history = load_missing_history(settings, entity, before=start) if entity in DIMENSIONS else []
     result = load_interval(settings, entity, start, end, faults=faults or None)
     return {
+        "history_from": min(r.start for r in history).isoformat() if history else None,
         "history_days_loaded": len(history),
         "history_records_loaded": sum(r.loaded for r in history),
         "records_processed": result.received,
@@ -122,14 +133,28 @@ def load_missing_history(
         return list(pool.map(load, days))
 
 
-def prepare_warehouse(settings: Settings | None = None) -> dict[str, Any]:
-    """Make sure the DuckDB file's folder and the offline postgres extension are in place."""
+def prepare_warehouse(
+    start: datetime | None = None,
+    end: datetime | None = None,
+    loads: list[dict[str, Any]] | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Make sure the DuckDB file's folder and the offline postgres extension are in place, and
+    decide the interval dbt builds (see `dbt_interval`)."""
     from drp.transform.dbt_runner import ensure_postgres_scanner, extension_directory
 
     settings = settings or get_settings()
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     ext = ensure_postgres_scanner(extension_directory(settings))
-    return {"records_processed": 0, "duckdb_path": str(settings.duckdb_path), "extension_dir": str(ext)}
+    result: dict[str, Any] = {
+        "records_processed": 0,
+        "duckdb_path": str(settings.duckdb_path),
+        "extension_dir": str(ext),
+    }
+    if start is not None and end is not None:
+        dbt_start, dbt_end = dbt_interval(start, end, loads or [])
+        result |= {"dbt_interval_start": dbt_start.isoformat(), "dbt_interval_end": dbt_end.isoformat()}
+    return result
 
 
 def transform(

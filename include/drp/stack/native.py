@@ -160,7 +160,7 @@ def parse_dbt_project(settings: Settings) -> None:
     from drp.pipeline.tasks import prepare_warehouse
     from drp.transform.dbt_runner import run_dbt
 
-    prepare_warehouse(settings)
+    prepare_warehouse(settings=settings)
     run_dbt(settings, "parse")
 
 
