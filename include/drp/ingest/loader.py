@@ -1,0 +1,920 @@
+"""Load one (entity, interval) from the source API into Postgres `raw`, exactly once.
+
+`load_interval` is the public entry point (the DAG and the CLI call it). One load:
+
+1. registers a `running` batch in `ops.ingest_batches` (own autocommit connection, see `registry`);
+2. opens ONE transaction and takes `pg_advisory_xact_lock` on (source, entity, interval), so two
+   loads of one interval run one after the other;
+3. streams pages from the API (`client`, one page fetched ahead in a thread), checks every record
+   against its contract (`contract`) and turns each page into COPY text rows: valid records for
+   `raw.<entity>_raw`, their order lines, rejected records. A second thread runs each page's
+   `COPY … FROM STDIN` statements while the next page is checked, so the database and the Python
+   work overlap. Exact duplicates are counted and skipped (`dedupe`); every record received goes
+   to the gzip archive spool (a third thread compresses);
+4. uploads the archive to the object store (a failure fails the load);
+5. replaces the interval's previous live batch (deletes its raw, line and rejected rows, marks it
+   `replaced`), checks the counts against the database, marks the batch `succeeded`, and commits.
+
+Any error before the commit rolls everything back, so no partial batch is ever visible, and the
+registry row becomes `failed` with the error. A process killed mid-load leaves a `running` row
+that the next load of that entity marks `failed` (abandoned).
+"""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import hashlib
+import json
+import logging
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final
+from uuid import UUID, uuid4
+
+import orjson
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from drp.errors import PlatformError
+from drp.ingest import archive as archive_mod
+from drp.ingest import registry
+from drp.ingest.client import ClientConfig, SourceClient
+from drp.ingest.contract import (
+    LINES_COLUMNS,
+    LINES_TABLE,
+    SPECS,
+    Entity,
+    EntitySpec,
+    check_record,
+    expected_fields,
+    fast_path,
+)
+from drp.ingest.contract import source_record_id as record_id_of
+from drp.ingest.dedupe import SeenKeys, key64
+from drp.ingest.errors import IngestError, IntegrityError, IntervalConflictError, format_window
+from drp.settings import Settings
+
+log = logging.getLogger("drp.ingest")
+
+DEFAULT_SOURCE: Final = "generator"
+BATCH_COLUMNS: Final = ("batch_id", "source_system", "data_interval_start", "data_interval_end")
+REJECTED_COLUMNS: Final = ("source_record_id", "reasons", "raw_payload", "raw_text", *BATCH_COLUMNS)
+NUL_REASON: Final = "invalid_value:nul_character"
+UNENCODABLE_REASON: Final = "invalid_value:unencodable"
+GC_GEN0_THRESHOLD: Final = 50_000
+NULL: Final = "\\N"  # NULL in COPY text format
+
+_DUMPS = orjson.dumps
+_SORT_KEYS = orjson.OPT_SORT_KEYS
+_SHA256 = hashlib.sha256
+_COPY_ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one successful load did.
+
+    Attributes:
+        batch_id: the `ops.ingest_batches` id; every row loaded carries it.
+        received: records the API returned (after transport retries).
+        loaded: valid, distinct records in `raw.<entity>_raw`.
+        quarantined: records in `raw.<entity>_rejected` (by reason in `quarantined_by_reason`;
+            a record with several problems counts once per reason there).
+        duplicates: exact repeats skipped (received = loaded + quarantined + duplicates).
+        lines_loaded: order lines in `raw.order_lines_raw` (orders only).
+        drift: field -> records carrying that field outside the contract.
+        archive_key: object key of the gzip NDJSON archive in the raw bucket.
+        replaced: batch ids this load replaced (previous loads of the interval).
+        transport_failures: failed attempts by kind (`http500`, `http429`, `timeout`,
+            `invalid_body`, `transport`, ...), all retried successfully.
+        timings: seconds per phase (waiting for the source, processing, waiting for the database,
+            archive, upload, finalize).
+    """
+
+    batch_id: UUID
+    entity: str
+    source_system: str
+    start: datetime
+    end: datetime
+    received: int
+    loaded: int
+    quarantined: int
+    duplicates: int
+    lines_loaded: int
+    quarantined_by_reason: dict[str, int]
+    drift: dict[str, int]
+    archive_key: str
+    archive_bucket: str
+    archive_bytes: int
+    replaced: tuple[UUID, ...]
+    pages: int
+    retries: int
+    duration_seconds: float
+    transport_failures: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view (ids and timestamps as strings), e.g. for an Airflow XCom."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, UUID):
+                value = str(value)
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            elif name == "replaced":
+                value = [str(v) for v in value]
+            elif isinstance(value, dict):
+                value = dict(value)
+            out[name] = value
+        return out
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        text = (
+            f"{self.entity} {format_window(self.start, self.end)}: received={self.received} "
+            f"loaded={self.loaded} quarantined={self.quarantined} duplicates={self.duplicates}"
+        )
+        if self.lines_loaded:
+            text += f" lines={self.lines_loaded}"
+        if self.drift:
+            text += " drift=" + ",".join(f"{k}:{v}" for k, v in sorted(self.drift.items()))
+        if self.replaced:
+            text += f" replaced={len(self.replaced)}"
+        return (
+            f"{text} pages={self.pages} retries={self.retries} "
+            f"{self.duration_seconds:.1f}s batch={self.batch_id}"
+        )
+
+
+def application_name(entity: str, batch_id: UUID) -> str:
+    """The Postgres `application_name` of a load's connection (find it in `pg_stat_activity`)."""
+    return f"drp-ingest:{entity}:{batch_id}"
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    """An aware bound as a plain `datetime` in UTC.
+
+    Rebuilt as a stdlib `datetime`: subclasses such as pendulum's `DateTime` (Airflow's
+    `data_interval_start`) do arithmetic their own way, e.g. `DateTime + timedelta` came back
+    naive, which broke window splitting.
+    """
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware (got naive {value.isoformat()})")
+    v = value.astimezone(UTC)
+    return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, tzinfo=UTC)
+
+
+def _esc(text: str) -> str:
+    """Escape a value for COPY text format."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
+
+
+def _generic_text(values: list[Any]) -> str:
+    """Contract values as COPY text columns: NULL, escaped text, or a number's repr."""
+    return "\t".join([NULL if v is None else _esc(v) if type(v) is str else repr(v) for v in values])
+
+
+def _order_text(values: list[Any]) -> str:
+    """`_generic_text` for a checked order, by hand: status, currency and the timestamps are
+    contract-checked (enumerations, ISO-8601) and need no escaping; the amount is a number."""
+    order_id, customer_id, status, currency, amount, created, updated = values
+    return f"{_esc(order_id)}\t{_esc(customer_id)}\t{status}\t{currency}\t{amount!r}\t{created}\t{updated}"
+
+
+def _array_literal(items: list[str]) -> str:
+    return "{" + ",".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
+
+
+@dataclass
+class _State:
+    """Counters of one load; kept outside the transaction so a failure can report them."""
+
+    received: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    lines_loaded: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    drift: Counter[str] = field(default_factory=Counter)
+    suspects: list[bytes] = field(default_factory=list)
+    copied: Counter[str] = field(default_factory=Counter)  # rows Postgres says it took, per target
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def counts(self) -> registry.Counts:
+        return registry.Counts(self.received, self.loaded, self.quarantined, self.duplicates)
+
+
+class _Clock:
+    """Accumulates seconds per phase into a dict; `with clock("x"):` or `start("x")`/`stop()`."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self._into = into
+        self._phase: str | None = None
+        self._since = 0.0
+
+    def start(self, phase: str) -> None:
+        self.stop()
+        self._phase, self._since = phase, time.perf_counter()
+
+    def stop(self) -> None:
+        if self._phase is not None:
+            elapsed = time.perf_counter() - self._since
+            self._into[self._phase] = self._into.get(self._phase, 0.0) + elapsed
+            self._phase = None
+
+    def __call__(self, phase: str) -> _Clock:
+        self.start(phase)
+        return self
+
+    def __enter__(self) -> _Clock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass(slots=True)
+class _PageRows:
+    """What one page becomes: COPY text rows for the raw table, the lines and the rejects."""
+
+    rows: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    raw: sql.Composed
+    lines: sql.Composed | None
+    rejected: sql.Composed
+
+
+def _statements(spec: EntitySpec) -> _Statements:
+    return _Statements(
+        raw=_copy_stmt(spec.raw_table, (*spec.raw_columns, *BATCH_COLUMNS, "record_hash", "raw_payload")),
+        lines=_copy_stmt(LINES_TABLE, (*LINES_COLUMNS, *BATCH_COLUMNS)) if spec.has_lines else None,
+        rejected=_copy_stmt(spec.rejected_table, REJECTED_COLUMNS),
+    )
+
+
+def _copy_page(cur: psycopg.Cursor[Any], stmts: _Statements, page: _PageRows, copied: Counter[str]) -> None:
+    """COPY one page: up to three `COPY … FROM STDIN` statements, each fed one chunk of text.
+
+    The rows arrive already in COPY text format (see `_PageBuilder`), so this thread holds the
+    GIL only briefly and keeps the server fed while the next page is checked. `copied`
+    accumulates the row counts Postgres reports (the `COPY n` command tags), which the
+    end-of-load check compares with what the loader meant to write.
+    """
+    for target, stmt, text in (
+        ("raw", stmts.raw, page.rows),
+        ("lines", stmts.lines, page.lines),
+        ("rejected", stmts.rejected, page.rejected),
+    ):
+        if text and stmt is not None:
+            with cur.copy(stmt) as copy:
+                copy.write("".join(text).encode())
+            copied[target] += cur.rowcount
+
+
+_STOP: Final = _PageRows()
+
+
+class _CopyWriter:
+    """Runs the COPYs in a thread of its own, so the database ingests page n while the loader
+    decodes and checks page n+1 (the waits on the server release the GIL).
+
+    Each page is up to three `COPY … FROM STDIN` statements in the load's one transaction. The
+    queue is short (`depth` pages), so memory stays bounded; a full queue means the database is
+    the bottleneck, and the loader waits.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], stmts: _Statements, *, depth: int = 2) -> None:
+        self._cur = conn.cursor()
+        self._stmts = stmts
+        self._queue: queue.Queue[_PageRows] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self.cpu_seconds = 0.0
+        self.copied: Counter[str] = Counter()  # rows per target, from COPY command tags
+        self._thread = threading.Thread(target=self._run, name="drp-ingest-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (page := self._queue.get()) is not _STOP:
+                _copy_page(self._cur, self._stmts, page, self.copied)
+        except BaseException as exc:  # noqa: BLE001 - handed to the loading thread, raised there
+            self._error = exc
+            while self._queue.get() is not _STOP:  # keep draining so `submit` never blocks forever
+                pass
+        finally:
+            self.cpu_seconds = time.thread_time()
+
+    def submit(self, page: _PageRows) -> None:
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put(page, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        """Wait until every submitted page is in the database; raise the thread's error if any."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        """Stop after the current page (the transaction is rolled back by the caller)."""
+        if not self._thread.is_alive():
+            return
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(_STOP)
+        self._thread.join()
+
+
+class _PageBuilder:
+    """Turns pages of decoded records into `_PageRows` and archive bytes, counting as it goes."""
+
+    def __init__(
+        self,
+        *,
+        spec: EntitySpec,
+        state: _State,
+        archive: archive_mod.ArchiveSpool,
+        batch_id: UUID,
+        source_system: str,
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        self.spec = spec
+        self.state = state
+        self.archive = archive
+        self.seen = SeenKeys()
+        self.fast = fast_path(spec.entity)
+        self.row_text = _order_text if spec.entity is Entity.ORDERS else _generic_text
+        self.expected = expected_fields(spec.entity)
+        self.batch_values = (str(batch_id), source_system, start.isoformat(), end.isoformat())
+        self.batch_text = "\t".join(_esc(v) for v in self.batch_values)
+        self.updated_index = [f.name for f in spec.fields].index("updated_at")
+
+    def build(self, records: list[Any]) -> _PageRows:
+        spec = self.spec
+        state = self.state
+        out = _PageRows()
+        state.received += len(records)
+        payloads: list[bytes] = []
+        valid: list[tuple[list[Any], list[tuple[int, str, int, float]], bytes, bytes]] = []
+        keys: list[int] = []
+        drift = state.drift
+        fast, expected = self.fast, self.expected
+        for record in records:
+            try:
+                payload = _DUMPS(record)
+            except orjson.JSONEncodeError:  # e.g. a lone surrogate: not storable as text or jsonb
+                payload = json.dumps(record, ensure_ascii=True, default=repr).encode()
+                payloads.append(payload)
+                out.rejected.append(self._quarantine(record, payload, [UNENCODABLE_REASON], as_text=True))
+                continue
+            payloads.append(payload)
+            # Fast path: a valid record without drift (nearly all of them) skips `check_record`.
+            quick = fast(record) if type(record) is dict else None
+            if quick is not None and quick[2] is None and expected.issuperset(record):
+                values, lines = quick[0], quick[1]
+            else:
+                checked = check_record(spec, record)
+                if checked.drift:
+                    drift.update(checked.drift)
+                if checked.reasons:
+                    out.rejected.append(self._quarantine(record, payload, checked.reasons))
+                    continue
+                values, lines = checked.values, checked.lines
+            if b"\\u0000" in payload:  # Postgres text and jsonb cannot hold NUL
+                out.rejected.append(self._quarantine(record, payload, [NUL_REASON]))
+                continue
+            digest = _SHA256(_DUMPS(record, option=_SORT_KEYS)).digest()
+            valid.append((values, lines, payload, digest))
+            keys.append(key64(digest))
+        seen = self.seen
+        hits = seen.in_runs(keys)
+        batch_text, row_text = self.batch_text, self.row_text
+        rows = out.rows
+        line_parts = out.lines
+        page_lines = 0
+        for (values, lines, payload, digest), key, hit in zip(valid, keys, hits, strict=True):
+            if seen.add(key, hit):
+                state.duplicates += 1
+                state.suspects.append(digest)
+                continue
+            rows.append(f"{row_text(values)}\t{batch_text}\t{digest.hex()}\t{_esc(payload.decode())}\n")
+            if lines:
+                line_parts.append(self.line_rows(values, lines))
+                page_lines += len(lines)
+        state.loaded += len(rows)
+        state.lines_loaded += page_lines
+        seen.end_page()
+        if payloads:
+            payloads.append(b"")
+            self.archive.write(b"\n".join(payloads), len(records))
+        return out
+
+    def line_rows(self, values: list[Any], lines: list[tuple[int, str, int, float]]) -> str:
+        """The COPY text rows of an order's lines."""
+        head = _esc(values[0])
+        tail = f"\t{values[self.updated_index]}\t{self.batch_text}\n"
+        return "".join([f"{head}\t{n}\t{_esc(p)}\t{q}\t{u!r}{tail}" for n, p, q, u in lines])
+
+    def _quarantine(self, record: Any, payload: bytes, reasons: list[str], *, as_text: bool = False) -> str:
+        state = self.state
+        state.quarantined += 1
+        state.reasons.update(reasons)
+        rid = record_id_of(self.spec, record)
+        if rid is not None:
+            rid = rid.encode("utf-8", "replace").decode()  # lone surrogates cannot be stored
+        text = _esc(payload.decode())
+        if as_text or b"\\u0000" in payload:
+            raw_payload, raw_text = NULL, text
+        else:
+            raw_payload, raw_text = text, NULL
+        rid_text = NULL if rid is None else _esc(rid)
+        return f"{rid_text}\t{_esc(_array_literal(reasons))}\t{raw_payload}\t{raw_text}\t{self.batch_text}\n"
+
+
+def _copy_stmt(table: str, columns: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL("copy {} ({}) from stdin").format(
+        sql.Identifier(*table.split(".")), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextmanager
+def _gc_tuned(gen0: int = GC_GEN0_THRESHOLD) -> Iterator[None]:
+    """Collect young objects less often while streaming.
+
+    Each page allocates hundreds of thousands of short-lived, acyclic objects (decoded records,
+    rows); with the default threshold (700) the cyclic GC runs thousands of times per million
+    records and took about a third of the loader's CPU in profiles. The first of concurrent
+    loads in a process raises the threshold, the last one restores it.
+    """
+    global _gc_users, _gc_saved  # noqa: PLW0603 - process-wide setting, reference-counted
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(gen0, _gc_saved[0]), *_gc_saved[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
+
+
+@contextmanager
+def _workdir(settings: Settings) -> Iterator[Path]:
+    """A private spool directory under the state dir (on disk: /tmp may be RAM-backed), removed
+    after. Directories left by killed loads (their pid is in the name) are removed first."""
+    base = settings.state_dir / "ingest-spool"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        base = Path(tempfile.gettempdir())
+    _remove_orphan_spools(base)
+    with tempfile.TemporaryDirectory(prefix=f"batch-{os.getpid()}-", dir=base) as tmp:
+        yield Path(tmp)
+
+
+def _remove_orphan_spools(base: Path) -> None:
+    for path in base.glob("batch-*-*"):
+        try:
+            pid = int(path.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            continue  # alive, another user's process
+
+
+def load_interval(
+    settings: Settings,
+    entity: str,
+    start: datetime,
+    end: datetime,
+    *,
+    api_base_url: str | None = None,
+    faults: dict[str, str] | None = None,
+    client_config: ClientConfig | None = None,
+    source_system: str = DEFAULT_SOURCE,
+) -> BatchResult:
+    """Load `entity` records of `[start, end)` from the source API into Postgres `raw`.
+
+    Loading an interval again replaces its previous batch atomically; a window that contains
+    earlier, smaller batches replaces them all. Counts never double.
+
+    Args:
+        settings: platform settings (Postgres, object store, generator URL and API key).
+        entity: `orders`, `customers` or `products`.
+        start: inclusive start of the interval (timezone-aware).
+        end: exclusive end of the interval (timezone-aware).
+        api_base_url: source API base URL; defaults to `settings.generator_url`.
+        faults: fault overrides for the generator (`{"http500": "0.2"}`), sent on every request.
+        client_config: retry/timeout/paging policy (defaults: `ClientConfig()`).
+        source_system: recorded on every row and in the registry.
+
+    Returns:
+        The batch's counts, drift, archive key and timing.
+
+    Raises:
+        IngestError: the load failed and nothing of it was committed; the registry row says
+            `failed` with the message. `SourceError` (API unreachable or retry budget exhausted),
+            `IntervalConflictError` (window partially overlaps a live batch) and `IntegrityError`
+            (counts do not reconcile) are subclasses.
+        ValueError: unknown entity, naive datetimes or an empty interval.
+    """
+    spec = SPECS[Entity(entity)]
+    start = _utc(start, "start")
+    end = _utc(end, "end")
+    if end <= start:
+        raise ValueError(f"empty interval: end {end.isoformat()} is not after start {start.isoformat()}")
+    batch_id = uuid4()
+    state = _State()
+    t0 = time.monotonic()
+    conninfo = settings.postgres_conninfo()
+    try:
+        reg = registry.Registry(conninfo)
+    except psycopg.Error as exc:
+        raise IngestError(
+            f"cannot reach Postgres for the batch registry: {exc}",
+            entity=spec.entity.value,
+            start=start,
+            end=end,
+        ) from exc
+    with reg:
+        try:
+            reg.start(batch_id, source_system, spec.entity.value, start, end)
+        except psycopg.Error as exc:
+            raise IngestError(
+                f"cannot register the batch in {registry.TABLE}: {exc}",
+                entity=spec.entity.value,
+                start=start,
+                end=end,
+            ) from exc
+        log.info("%s %s: batch %s started", spec.entity.value, format_window(start, end), batch_id)
+        try:
+            return _load(
+                settings, spec=spec, start=start, end=end, batch_id=batch_id, state=state, reg=reg, t0=t0,
+                api_base_url=api_base_url or settings.generator_url,
+                faults=faults,
+                client_config=client_config or ClientConfig(),
+                source_system=source_system,
+            )  # fmt: skip
+        except BaseException as exc:
+            message = str(exc) if isinstance(exc, PlatformError) else f"{type(exc).__name__}: {exc}"
+            reg.fail(
+                batch_id, message, state.counts(), duration_seconds=time.monotonic() - t0, drift=state.drift
+            )
+            log.error(
+                "%s %s: batch %s failed: %s", spec.entity.value, format_window(start, end), batch_id, message
+            )
+            if isinstance(exc, IngestError):
+                exc.batch_id = batch_id
+                raise
+            if isinstance(exc, Exception):
+                raise IngestError(
+                    message, entity=spec.entity.value, start=start, end=end, batch_id=batch_id
+                ) from exc
+            raise
+
+
+def _load(
+    settings: Settings,
+    *,
+    spec: EntitySpec,
+    start: datetime,
+    end: datetime,
+    batch_id: UUID,
+    state: _State,
+    reg: registry.Registry,
+    t0: float,
+    api_base_url: str,
+    faults: Mapping[str, str] | None,
+    client_config: ClientConfig,
+    source_system: str,
+) -> BatchResult:
+    entity = spec.entity.value
+    ingest_date: date = datetime.now(UTC).date()
+    key = archive_mod.archive_key(entity, ingest_date, batch_id)
+    bucket = settings.s3_bucket_raw
+    with (
+        psycopg.connect(
+            settings.postgres_conninfo(), application_name=application_name(entity, batch_id)
+        ) as conn,
+        _workdir(settings) as work,
+        _gc_tuned(),
+        SourceClient(
+            api_base_url,
+            settings.generator_api_key.get_secret_value() or None,
+            config=client_config,
+            faults=faults,
+        ) as client,
+    ):
+        conn.execute(
+            "select pg_advisory_xact_lock(%s)",
+            [registry.interval_lock_key(source_system, entity, start, end)],
+        )
+        reg.reap_abandoned(source_system, entity, exclude=batch_id)
+        _refuse_partial_overlap(conn, source_system, spec, start, end)
+
+        spool = archive_mod.ArchiveSpool(work / "archive.jsonl.gz")
+        builder = _PageBuilder(
+            spec=spec, state=state, archive=spool,
+            batch_id=batch_id, source_system=source_system, start=start, end=end,
+        )  # fmt: skip
+        stmts = _statements(spec)
+        clock = _Clock(state.timings)
+        cpu_start = time.thread_time()
+        try:
+            writer = _CopyWriter(conn, stmts)
+            try:
+                pages = client.pages(entity, start, end)
+                while True:
+                    with clock("wait_source"):
+                        page = next(pages, None)
+                    if page is None:
+                        break
+                    with clock("process"):
+                        rows = builder.build(page.records)
+                    with clock("wait_database"):
+                        writer.submit(rows)
+                with clock("drain_database"):
+                    writer.finish()
+                state.copied.update(writer.copied)
+            except BaseException:
+                pages.close()  # stops the fetch thread's prefetch
+                writer.abort()
+                raise
+            with clock("archive_close"):
+                archive_bytes = spool.close()
+            # CPU seconds per thread while streaming: where the Python work goes.
+            state.timings["cpu_main"] = time.thread_time() - cpu_start
+            state.timings["cpu_copy"] = writer.cpu_seconds
+            state.timings["cpu_fetch"] = client.stats.cpu_seconds
+            state.timings["cpu_archive"] = spool.cpu_seconds
+        finally:
+            spool.abort()
+
+        if state.suspects:
+            with clock("verify_duplicates"):
+                _verify_duplicates(conn, spec=spec, batch_id=batch_id, state=state, builder=builder)
+
+        s3 = _s3(settings)
+        with clock("upload"):
+            archive_mod.upload(
+                s3,
+                bucket,
+                key,
+                spool.path,
+                metadata={"batch-id": str(batch_id), "entity": entity, "records": str(state.received)},
+            )
+        try:
+            clock.start("finalize")
+            conn.execute(
+                "select pg_advisory_xact_lock(%s)", [registry.entity_lock_key(source_system, entity)]
+            )
+            replaced = _replace_previous(
+                conn, source_system=source_system, spec=spec, start=start, end=end, batch_id=batch_id
+            )
+            _check_counts(spec=spec, state=state, start=start, end=end)
+            duration = time.monotonic() - t0
+            drift = dict(sorted(state.drift.items()))
+            updated = conn.execute(
+                f"""update {registry.TABLE} set status = 'succeeded', received = %s, loaded = %s,
+                        quarantined = %s, duplicates = %s, drift = %s, archive_key = %s,
+                        error_message = null, ended_at = clock_timestamp(), duration_seconds = %s
+                    where batch_id = %s and status = 'running'""",
+                [
+                    state.received, state.loaded, state.quarantined, state.duplicates, Jsonb(drift),
+                    key, duration, batch_id,
+                ],
+            )  # fmt: skip
+            if updated.rowcount != 1:
+                raise IntegrityError(
+                    "registry row is no longer 'running' (marked by another process?)",
+                    entity=entity,
+                    start=start,
+                    end=end,
+                )
+            conn.commit()
+        except BaseException:
+            # Nothing will reference the archive: remove it (best effort; a leftover is harmless,
+            # its key names a batch whose registry row says failed).
+            archive_mod.remove(s3, bucket, key)
+            raise
+        clock.stop()
+
+    result = BatchResult(
+        batch_id=batch_id,
+        entity=entity,
+        source_system=source_system,
+        start=start,
+        end=end,
+        received=state.received,
+        loaded=state.loaded,
+        quarantined=state.quarantined,
+        duplicates=state.duplicates,
+        lines_loaded=state.lines_loaded,
+        quarantined_by_reason=dict(sorted(state.reasons.items())),
+        drift=drift,
+        archive_key=key,
+        archive_bucket=bucket,
+        archive_bytes=archive_bytes,
+        replaced=replaced,
+        pages=client.stats.pages,
+        retries=client.stats.retries,
+        duration_seconds=duration,
+        transport_failures=dict(sorted(client.stats.failures.items())),
+        timings={k: round(v, 3) for k, v in state.timings.items()},
+    )
+    if drift:
+        log.warning("%s %s: schema drift (field: records): %s", entity, format_window(start, end), drift)
+    if state.quarantined:
+        log.warning(
+            "%s %s: quarantined by reason: %s",
+            entity,
+            format_window(start, end),
+            result.quarantined_by_reason,
+        )
+    log.info("%s", result.summary())
+    return result
+
+
+def _refuse_partial_overlap(
+    conn: psycopg.Connection[Any], source_system: str, spec: EntitySpec, start: datetime, end: datetime
+) -> None:
+    """Fail fast (before fetching anything) when the window would straddle a live batch."""
+    for live in registry.live_overlapping(conn, source_system, spec.entity.value, start, end):
+        if not (start <= live.start and live.end <= end):
+            other = f"{live.batch_id} {format_window(live.start, live.end)}"
+            raise IntervalConflictError(
+                f"window partially overlaps live batch {other}: "
+                "load that exact interval, or a window containing it whole",
+                entity=spec.entity.value,
+                start=start,
+                end=end,
+            )
+
+
+def _replace_previous(
+    conn: psycopg.Connection[Any],
+    *,
+    source_system: str,
+    spec: EntitySpec,
+    start: datetime,
+    end: datetime,
+    batch_id: UUID,
+) -> tuple[UUID, ...]:
+    """Delete the rows of the live batches this window covers and mark them `replaced`."""
+    _refuse_partial_overlap(conn, source_system, spec, start, end)  # again, under the entity lock
+    live = registry.live_overlapping(conn, source_system, spec.entity.value, start, end, for_update=True)
+    ids = [b.batch_id for b in live]
+    if not ids:
+        return ()
+    tables = [spec.raw_table, spec.rejected_table] + ([LINES_TABLE] if spec.has_lines else [])
+    for table in tables:
+        conn.execute(
+            sql.SQL("delete from {} where batch_id = any(%s)").format(sql.Identifier(*table.split("."))),
+            [ids],
+        )
+    conn.execute(
+        f"update {registry.TABLE} set status = 'replaced' where batch_id = any(%s) and status = 'succeeded'",
+        [ids],
+    )
+    log.info("%s %s: batch %s replaces %s", spec.entity.value, format_window(start, end), batch_id, ids)
+    return tuple(ids)
+
+
+def _count(conn: psycopg.Connection[Any], table: str, batch_id: UUID) -> int:
+    row = conn.execute(
+        sql.SQL("select count(*) from {} where batch_id = %s").format(sql.Identifier(*table.split("."))),
+        [batch_id],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _check_counts(*, spec: EntitySpec, state: _State, start: datetime, end: datetime) -> None:
+    """The batch invariant, and Postgres agreeing with what the loader meant to write.
+
+    Postgres's own counts come from the COPY command tags (`COPY n`), not from re-scanning the
+    batch: the same assurance without reading a million rows back.
+    """
+    problems = []
+    if state.received != state.loaded + state.quarantined + state.duplicates:
+        problems.append(
+            f"received {state.received} != loaded {state.loaded} + quarantined {state.quarantined} "
+            f"+ duplicates {state.duplicates}"
+        )
+    checks = [("raw", spec.raw_table, state.loaded), ("rejected", spec.rejected_table, state.quarantined)]
+    if spec.has_lines:
+        checks.append(("lines", LINES_TABLE, state.lines_loaded))
+    for target, table, expected in checks:
+        if state.copied[target] != expected:
+            problems.append(f"{table} took {state.copied[target]} rows of the batch, expected {expected}")
+    if problems:
+        raise IntegrityError("; ".join(problems), entity=spec.entity.value, start=start, end=end)
+
+
+def _verify_duplicates(
+    conn: psycopg.Connection[Any],
+    *,
+    spec: EntitySpec,
+    batch_id: UUID,
+    state: _State,
+    builder: _PageBuilder,
+) -> None:
+    """Make sure every skipped duplicate really has a loaded twin (see `dedupe`); recover if not."""
+    conn.execute("create temp table drp_ingest_suspects (record_hash text not null) on commit drop")
+    with conn.cursor().copy("copy drp_ingest_suspects (record_hash) from stdin") as copy:
+        for digest in state.suspects:
+            copy.write_row((digest.hex(),))
+    stmt = sql.SQL(
+        "select distinct s.record_hash from drp_ingest_suspects s where not exists "
+        "(select 1 from {} r where r.batch_id = %s and r.record_hash = s.record_hash)"
+    ).format(sql.Identifier(*spec.raw_table.split(".")))
+    missing = {row[0] for row in conn.execute(stmt, [batch_id]).fetchall()}
+    conn.execute("drop table drp_ingest_suspects")
+    state.suspects.clear()
+    if missing:
+        log.warning(
+            "%s batch %s: %d 64-bit key collision(s); recovering the records from the archive spool",
+            spec.entity.value,
+            batch_id,
+            len(missing),
+        )
+        _recover(conn, spec=spec, state=state, builder=builder, missing=missing)
+
+
+def _recover(
+    conn: psycopg.Connection[Any],
+    *,
+    spec: EntitySpec,
+    state: _State,
+    builder: _PageBuilder,
+    missing: set[str],
+) -> None:
+    """Load the records whose sha256 is in `missing` (first occurrence each) from the archive spool."""
+    page = _PageRows()
+    with gzip.open(builder.archive.path, "rb") as src:
+        for line in src:
+            payload = line.rstrip(b"\n")
+            record = orjson.loads(payload)
+            hexdigest = _SHA256(_DUMPS(record, option=_SORT_KEYS)).hexdigest()
+            if hexdigest not in missing:
+                continue
+            missing.discard(hexdigest)
+            checked = check_record(spec, record)
+            page.rows.append(
+                f"{builder.row_text(checked.values)}\t{builder.batch_text}\t{hexdigest}\t{_esc(payload.decode())}\n"
+            )
+            if checked.lines:
+                page.lines.append(builder.line_rows(checked.values, checked.lines))
+                state.lines_loaded += len(checked.lines)
+            state.loaded += 1
+            state.duplicates -= 1
+            if not missing:
+                break
+    _copy_page(conn.cursor(), _statements(spec), page, state.copied)
+
+
+def _s3(settings: Settings) -> Any:
+    from drp.storage.object_store import client
+
+    return client(settings)

@@ -1,0 +1,176 @@
+"""The batch registry `ops.ingest_batches`: one row per (source, entity, interval) load.
+
+Lifecycle of a row:
+
+* `running` - written in its own autocommit connection when a load starts, so operators see it
+  while the load's data is still invisible inside the load's transaction;
+* `succeeded` - set inside the load's transaction, in the same commit as the rows;
+* `replaced` - a later load of the same interval (or of a window containing it) took its place,
+  in the same commit as that load;
+* `failed` - written from the autocommit connection with `error_message` when a load raises.
+
+A load holds a *session* advisory lock named after its batch id on the registry connection for as
+long as it runs. A process killed with -9 never writes `failed`, but its session ends and frees the
+lock: the next load of that entity finds the `running` row whose lock it can take and marks it
+`failed` ("abandoned"). A row is inserted only after its lock is held, so a live load is never
+mistaken for a dead one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+log = logging.getLogger("drp.ingest.registry")
+
+TABLE: Final = "ops.ingest_batches"
+ABANDONED_MESSAGE: Final = "abandoned: the loading process ended without finishing (killed or crashed)"
+MAX_ERROR_CHARS: Final = 4_000
+
+
+def lock_key(*parts: object) -> int:
+    """A signed 64-bit advisory-lock key from printable parts (stable across processes)."""
+    text = "\x1f".join(str(p) for p in ("drp.ingest", *parts)).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big", signed=True)
+
+
+def interval_lock_key(source_system: str, entity: str, start: datetime, end: datetime) -> int:
+    """Serializes loads of one (source, entity, interval)."""
+    return lock_key("interval", source_system, entity, start.isoformat(), end.isoformat())
+
+
+def entity_lock_key(source_system: str, entity: str) -> int:
+    """Serializes the short finalize step of all loads of one (source, entity)."""
+    return lock_key("entity", source_system, entity)
+
+
+def batch_lock_key(batch_id: UUID) -> int:
+    """Held (session-level) by the process running `batch_id`, for as long as it runs."""
+    return lock_key("batch", batch_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    received: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBatch:
+    batch_id: UUID
+    start: datetime
+    end: datetime
+
+
+class Registry:
+    """Registry writes that must survive the load's transaction (autocommit connection).
+
+    Use as a context manager; the connection (and with it the batch's session lock) lives as long
+    as the load.
+    """
+
+    def __init__(self, conninfo: str) -> None:
+        self._conn = psycopg.connect(conninfo, autocommit=True, application_name="drp-ingest-registry")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self, batch_id: UUID, source_system: str, entity: str, start: datetime, end: datetime) -> None:
+        """Take the batch's session lock, then insert its `running` row."""
+        self._conn.execute("select pg_advisory_lock(%s)", [batch_lock_key(batch_id)])
+        self._conn.execute(
+            f"""insert into {TABLE} (batch_id, source_system, entity, data_interval_start,
+                    data_interval_end, status, started_at)
+                values (%s, %s, %s, %s, %s, 'running', clock_timestamp())""",
+            [batch_id, source_system, entity, start, end],
+        )
+
+    def reap_abandoned(self, source_system: str, entity: str, *, exclude: UUID) -> list[UUID]:
+        """Mark `running` rows whose process is gone as `failed`; returns their batch ids."""
+        rows = self._conn.execute(
+            f"select batch_id from {TABLE} where source_system = %s and entity = %s "
+            "and status = 'running' and batch_id <> %s",
+            [source_system, entity, exclude],
+        ).fetchall()
+        reaped = []
+        for (batch_id,) in rows:
+            key = batch_lock_key(batch_id)
+            got = self._conn.execute("select pg_try_advisory_lock(%s)", [key]).fetchone()
+            if not got or not got[0]:
+                continue  # its process is alive and loading
+            try:
+                cur = self._conn.execute(
+                    f"""update {TABLE} set status = 'failed', error_message = %s,
+                            ended_at = clock_timestamp(),
+                            duration_seconds = extract(epoch from clock_timestamp() - started_at)
+                        where batch_id = %s and status = 'running'""",
+                    [ABANDONED_MESSAGE, batch_id],
+                )
+                if cur.rowcount:
+                    reaped.append(batch_id)
+            finally:
+                self._conn.execute("select pg_advisory_unlock(%s)", [key])
+        if reaped:
+            log.warning("%s/%s: marked abandoned batches failed: %s", source_system, entity, reaped)
+        return reaped
+
+    def fail(
+        self,
+        batch_id: UUID,
+        message: str,
+        counts: Counts,
+        *,
+        duration_seconds: float,
+        drift: Mapping[str, int] | None = None,
+    ) -> None:
+        """Record the failure (best effort: a broken registry connection is logged, not raised,
+        so the original error reaches the caller)."""
+        try:
+            self._conn.execute(
+                f"""update {TABLE} set status = 'failed', error_message = %s, received = %s, loaded = %s,
+                        quarantined = %s, duplicates = %s, drift = %s, ended_at = clock_timestamp(),
+                        duration_seconds = %s
+                    where batch_id = %s and status = 'running'""",
+                [
+                    message[:MAX_ERROR_CHARS], counts.received, counts.loaded, counts.quarantined,
+                    counts.duplicates, Jsonb(dict(drift or {})), duration_seconds, batch_id,
+                ],
+            )  # fmt: skip
+        except psycopg.Error as exc:
+            log.error("could not mark batch %s failed in %s: %s", batch_id, TABLE, exc)
+
+
+def live_overlapping(
+    conn: psycopg.Connection[tuple[object, ...]],
+    source_system: str,
+    entity: str,
+    start: datetime,
+    end: datetime,
+    *,
+    for_update: bool = False,
+) -> list[LiveBatch]:
+    """Succeeded batches of (source, entity) whose interval overlaps `[start, end)`."""
+    rows = conn.execute(
+        f"""select batch_id, data_interval_start, data_interval_end from {TABLE}
+            where source_system = %s and entity = %s and status = 'succeeded'
+              and data_interval_start < %s and data_interval_end > %s
+            order by data_interval_start{" for update" if for_update else ""}""",
+        [source_system, entity, end, start],
+    ).fetchall()
+    return [LiveBatch(r[0], r[1], r[2]) for r in rows]  # type: ignore[arg-type]

@@ -1,0 +1,126 @@
+"""Fixtures for ingestion tests: the real generator API in a thread, a private source system.
+
+Every test loads under its own `source_system` (so registry rows, advisory locks and batches never
+meet another test's or another engineer's) and on far-past windows (2003/2004); the `source`
+fixture deletes everything that source wrote - raw rows, lines, rejects, registry rows and
+archives - when the test ends. Nothing is truncated.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
+
+import psycopg
+import pytest
+import uvicorn
+
+from drp.generator.api.app import create_app
+from drp.generator.config import GeneratorConfig
+from drp.ingest.archive import archive_key
+from drp.settings import Settings
+from drp.storage.object_store import client as s3_client
+
+EPOCH = date(2003, 3, 1)  # the shared test generator's first day; windows are offsets from it
+RAW_TABLES = (
+    "orders_raw", "order_lines_raw", "customers_raw", "products_raw",
+    "orders_rejected", "customers_rejected", "products_rejected",
+)  # fmt: skip
+
+
+def day(offset: int, hours: int = 0) -> datetime:
+    """Midnight UTC `offset` days after EPOCH (plus hours)."""
+    return datetime(EPOCH.year, EPOCH.month, EPOCH.day, tzinfo=UTC) + timedelta(days=offset, hours=hours)
+
+
+@dataclass(frozen=True)
+class Generator:
+    url: str
+    config: GeneratorConfig
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def start_generator(settings: Settings) -> Iterator[Callable[..., Generator]]:
+    """Start generator APIs (uvicorn in daemon threads) on free loopback ports; stopped at exit."""
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(**overrides: object) -> Generator:
+        params: dict[str, object] = {
+            "seed": 20030301,
+            "orders_per_day": 1_500,
+            "epoch": EPOCH,
+            "api_key": settings.generator_api_key.get_secret_value(),
+        }
+        params.update(overrides)
+        config = GeneratorConfig(**params)  # type: ignore[arg-type]
+        port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(config), host="127.0.0.1", port=port, log_level="warning", access_log=False
+            )
+        )
+        thread = threading.Thread(target=server.run, name=f"generator-{port}", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("generator API did not start")
+            time.sleep(0.02)
+        servers.append((server, thread))
+        return Generator(f"http://127.0.0.1:{port}", config)
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def generator(start_generator: Callable[..., Generator]) -> Generator:
+    """The shared test generator: 1,500 orders a day from 2003-03-01."""
+    return start_generator()
+
+
+def purge_source(settings: Settings, source_system: str) -> int:
+    """Delete everything `source_system` loaded: rows, registry rows, archives. Returns batches."""
+    with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as conn:
+        rows = conn.execute(
+            "select batch_id, entity, started_at, archive_key from ops.ingest_batches "
+            "where source_system = %s",
+            [source_system],
+        ).fetchall()
+        ids = [r[0] for r in rows]
+        with conn.transaction():
+            for table in RAW_TABLES:
+                conn.execute(f"delete from raw.{table} where batch_id = any(%s)", [ids])
+            conn.execute("delete from ops.ingest_batches where source_system = %s", [source_system])
+    s3 = s3_client(settings)
+    for batch_id, entity, started_at, key in rows:
+        keys = {key} if key else set()
+        # A failed load may have uploaded before failing: its key follows from id and date.
+        for shift in (-1, 0, 1):
+            keys.add(archive_key(entity, (started_at + timedelta(days=shift)).date(), batch_id))
+        for candidate in keys:
+            with suppress(Exception):
+                s3.remove_object(settings.s3_bucket_raw, candidate)
+    return len(ids)
+
+
+@pytest.fixture
+def source(settings: Settings) -> Iterator[str]:
+    """A source_system of this test's own; everything it loaded is deleted afterwards."""
+    name = f"pytest-ingest-{uuid4().hex[:12]}"
+    yield name
+    purge_source(settings, name)
