@@ -15,6 +15,15 @@ from drp.errors import PlatformError
 
 app = typer.Typer(help="drp: the data reliability platform.", no_args_is_help=True, add_completion=False)
 
+
+def _mount_subcommands() -> None:
+    from drp.ingest.cli import app as ingest_app
+
+    app.add_typer(ingest_app, name="ingest", help="Load an entity's window from the source API into raw.")
+
+
+_mount_subcommands()
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
