@@ -66,6 +66,20 @@ def _interval() -> tuple[pendulum.DateTime, pendulum.DateTime]:
     return tasks.resolve_interval(ctx["data_interval_start"], ctx["data_interval_end"], dict(ctx["params"]))  # type: ignore[return-value]
 
 
+def _sensors_after_producer(group: DbtTaskGroup) -> None:
+    """Start the per-model sensors once the single `dbt build` has finished.
+
+    The UI still shows one task per model and test, with its own status and log; a sensor that
+    starts before the producer would only poll, and under `dag.test()` such early sensors can
+    wedge the run.
+    """
+    tasks_in_group = list(group.iter_tasks())
+    producer = next(t for t in tasks_in_group if t.task_id.endswith(".dbt_producer_watcher"))
+    for sensor in tasks_in_group:
+        if sensor is not producer and producer.task_id not in sensor.get_flat_relative_ids(upstream=True):
+            producer >> sensor
+
+
 @dag(
     dag_id="orders_elt_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
@@ -140,6 +154,8 @@ def orders_elt_daily() -> None:
         },
         default_args={**default_args, "retries": 0},
     )
+
+    _sensors_after_producer(transform)
 
     @task
     def dbt_results() -> dict[str, Any]:
