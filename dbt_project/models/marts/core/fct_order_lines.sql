@@ -1,0 +1,89 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_id',
+        on_schema_change='fail',
+    )
+}}
+
+{#
+    One row per line of each order's latest version, carrying the order's date, status and
+    currency. The unique key is the order: incremental runs replace all lines of the orders this
+    interval touched (a status change re-stamps every line of its order).
+#}
+
+with
+
+touched_orders as (
+
+    select source_order_id
+    from {{ ref('stg_generator__orders') }}
+    where {{ drp_touched_filter('batch_interval_start') }}
+
+    union
+
+    select source_order_id
+    from {{ ref('stg_generator__order_lines') }}
+    where {{ drp_touched_filter('batch_interval_start') }}
+
+),
+
+order_lines as (
+
+    select
+        order_line_id,
+        source_order_id,
+        line_number,
+        product_id,
+        quantity,
+        unit_price,
+        order_updated_at,
+        batch_interval_start
+    from {{ ref('stg_generator__order_lines') }}
+    where {{ drp_scoped("source_order_id in (select touched_orders.source_order_id from touched_orders)") }}
+
+),
+
+orders as (
+
+    select
+        source_order_id,
+        customer_id,
+        status,
+        currency,
+        order_created_at
+    from {{ ref('stg_generator__orders') }}
+    where {{ drp_scoped("source_order_id in (select touched_orders.source_order_id from touched_orders)") }}
+
+),
+
+joined as (
+
+    select
+        order_lines.order_line_id,
+        order_lines.source_order_id as order_id,
+        order_lines.line_number,
+        order_lines.product_id,
+        orders.customer_id,
+        {{ to_utc_date('orders.order_created_at') }} as order_date,
+        orders.status as order_status,
+        orders.currency,
+        order_lines.quantity,
+        order_lines.unit_price,
+        cast(order_lines.quantity * order_lines.unit_price as decimal(18, 2)) as line_amount,
+        order_lines.order_updated_at,
+        order_lines.batch_interval_start
+    from order_lines
+    left join orders
+        on order_lines.source_order_id = orders.source_order_id
+
+),
+
+final as (
+
+    select * from joined
+
+)
+
+select * from final

@@ -1,0 +1,96 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_id',
+        on_schema_change='fail',
+    )
+}}
+
+{#
+    One row per order in its latest state, with its line totals. Incremental runs rebuild the
+    orders whose header or lines this interval's batches (re)wrote, whatever their order date,
+    reading only those orders from the inputs.
+#}
+
+with
+
+touched_orders as (
+
+    select source_order_id as order_id
+    from {{ ref('stg_generator__orders') }}
+    where {{ drp_touched_filter('batch_interval_start') }}
+
+    union
+
+    select order_id
+    from {{ ref('int_order_lines_aggregated') }}
+    where {{ drp_touched_filter('lines_batch_interval_start') }}
+
+),
+
+orders as (
+
+    select
+        source_order_id,
+        customer_id,
+        status,
+        currency,
+        amount,
+        order_created_at,
+        updated_at,
+        batch_id,
+        source_system,
+        batch_interval_start
+    from {{ ref('stg_generator__orders') }}
+    where {{ drp_scoped("source_order_id in (select touched_orders.order_id from touched_orders)") }}
+
+),
+
+order_line_totals as (
+
+    select
+        order_id,
+        line_count,
+        product_count,
+        item_quantity,
+        lines_amount
+    from {{ ref('int_order_lines_aggregated') }}
+    where {{ drp_scoped("order_id in (select touched_orders.order_id from touched_orders)") }}
+
+),
+
+joined as (
+
+    select
+        orders.source_order_id as order_id,
+        orders.customer_id,
+        {{ to_utc_date('orders.order_created_at') }} as order_date,
+        orders.order_created_at,
+        orders.updated_at,
+        orders.status,
+        orders.currency,
+        orders.amount,
+        coalesce(order_line_totals.line_count, 0) as line_count,
+        coalesce(order_line_totals.product_count, 0) as product_count,
+        coalesce(order_line_totals.item_quantity, 0) as item_quantity,
+        coalesce(order_line_totals.lines_amount, 0) as lines_amount,
+        orders.status = 'cancelled' as is_cancelled,
+        orders.status = 'returned' as is_returned,
+        orders.status in ('delivered', 'returned') as is_delivered,
+        orders.batch_id,
+        orders.source_system,
+        orders.batch_interval_start
+    from orders
+    left join order_line_totals
+        on orders.source_order_id = order_line_totals.order_id
+
+),
+
+final as (
+
+    select * from joined
+
+)
+
+select * from final

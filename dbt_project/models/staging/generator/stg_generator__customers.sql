@@ -1,0 +1,154 @@
+{{
+    config(
+        alias='customers',
+        unique_key='source_customer_id',
+    )
+}}
+
+{#
+    One row per customer: its latest version (the full history is `stg_generator__customer_versions`).
+    Same incremental rule as orders: the newest version wins, whatever the arrival order.
+#}
+
+with
+
+live_batches as (
+
+    select batch_id
+    from {{ source('ops', 'ingest_batches') }}
+    where
+        status = 'succeeded'
+        and {{ drp_raw_batch_filter('data_interval_start') }}
+
+),
+
+source as (
+
+    select
+        source_customer_id,
+        name,
+        email,
+        country,
+        city,
+        segment,
+        customer_created_at,
+        updated_at,
+        ingested_at,
+        batch_id,
+        source_system,
+        data_interval_start,
+        data_interval_end,
+        record_hash
+    from {{ source('raw', 'customers_raw') }}
+    where
+        {{ drp_raw_batch_filter('data_interval_start') }}
+        and batch_id in (select live_batches.batch_id from live_batches)
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        cast(source_customer_id as varchar) as source_customer_id,
+
+        ---------- properties
+        cast(name as varchar) as customer_name,
+        lower(trim(email)) as email,
+        trim(country) as country,
+        cast(city as varchar) as city,
+        trim(segment) as segment,
+
+        ---------- timestamps
+        cast(customer_created_at as timestamp with time zone) as customer_created_at,
+        cast(updated_at as timestamp with time zone) as updated_at,
+
+        ---------- lineage
+        cast(ingested_at as timestamp with time zone) as ingested_at,
+        batch_id,
+        cast(source_system as varchar) as source_system,
+        cast(data_interval_start as timestamp with time zone) as batch_interval_start,
+        cast(data_interval_end as timestamp with time zone) as batch_interval_end,
+        cast(record_hash as varchar) as record_hash
+
+    from source
+
+),
+
+{% if is_incremental() %}
+
+current_versions as (
+
+    select
+        source_customer_id,
+        customer_name,
+        email,
+        country,
+        city,
+        segment,
+        customer_created_at,
+        updated_at,
+        ingested_at,
+        batch_id,
+        source_system,
+        batch_interval_start,
+        batch_interval_end,
+        record_hash
+    from {{ this }}
+    where source_customer_id in (select renamed.source_customer_id from renamed)
+
+),
+
+candidates as (
+
+    select * from renamed
+    union all
+    select * from current_versions
+
+),
+
+{% else %}
+
+candidates as (
+
+    select * from renamed
+
+),
+
+{% endif %}
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by source_customer_id
+            order by updated_at desc, ingested_at desc, record_hash desc
+        ) as version_rank
+    from candidates
+
+),
+
+final as (
+
+    select
+        source_customer_id,
+        customer_name,
+        email,
+        country,
+        city,
+        segment,
+        customer_created_at,
+        updated_at,
+        ingested_at,
+        batch_id,
+        source_system,
+        batch_interval_start,
+        batch_interval_end,
+        record_hash
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,147 @@
+{{
+    config(
+        alias='products',
+        unique_key='source_product_id',
+    )
+}}
+
+{# One row per product: its latest version, the newest `updated_at` winning. #}
+
+with
+
+live_batches as (
+
+    select batch_id
+    from {{ source('ops', 'ingest_batches') }}
+    where
+        status = 'succeeded'
+        and {{ drp_raw_batch_filter('data_interval_start') }}
+
+),
+
+source as (
+
+    select
+        source_product_id,
+        name,
+        category,
+        unit_price,
+        currency,
+        product_created_at,
+        updated_at,
+        ingested_at,
+        batch_id,
+        source_system,
+        data_interval_start,
+        data_interval_end,
+        record_hash
+    from {{ source('raw', 'products_raw') }}
+    where
+        {{ drp_raw_batch_filter('data_interval_start') }}
+        and batch_id in (select live_batches.batch_id from live_batches)
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        cast(source_product_id as varchar) as source_product_id,
+
+        ---------- properties
+        cast(name as varchar) as product_name,
+        cast(category as varchar) as category,
+        cast(unit_price as decimal(12, 2)) as unit_price,
+        upper(trim(currency)) as currency,
+
+        ---------- timestamps
+        cast(product_created_at as timestamp with time zone) as product_created_at,
+        cast(updated_at as timestamp with time zone) as updated_at,
+
+        ---------- lineage
+        cast(ingested_at as timestamp with time zone) as ingested_at,
+        batch_id,
+        cast(source_system as varchar) as source_system,
+        cast(data_interval_start as timestamp with time zone) as batch_interval_start,
+        cast(data_interval_end as timestamp with time zone) as batch_interval_end,
+        cast(record_hash as varchar) as record_hash
+
+    from source
+
+),
+
+{% if is_incremental() %}
+
+current_versions as (
+
+    select
+        source_product_id,
+        product_name,
+        category,
+        unit_price,
+        currency,
+        product_created_at,
+        updated_at,
+        ingested_at,
+        batch_id,
+        source_system,
+        batch_interval_start,
+        batch_interval_end,
+        record_hash
+    from {{ this }}
+    where source_product_id in (select renamed.source_product_id from renamed)
+
+),
+
+candidates as (
+
+    select * from renamed
+    union all
+    select * from current_versions
+
+),
+
+{% else %}
+
+candidates as (
+
+    select * from renamed
+
+),
+
+{% endif %}
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by source_product_id
+            order by updated_at desc, ingested_at desc, record_hash desc
+        ) as version_rank
+    from candidates
+
+),
+
+final as (
+
+    select
+        source_product_id,
+        product_name,
+        category,
+        unit_price,
+        currency,
+        product_created_at,
+        updated_at,
+        ingested_at,
+        batch_id,
+        source_system,
+        batch_interval_start,
+        batch_interval_end,
+        record_hash
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from final

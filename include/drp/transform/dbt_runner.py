@@ -1,0 +1,518 @@
+"""Run the drp dbt project in a subprocess and return what it did.
+
+dbt runs in a child process, never in-process: an in-process `dbtRunner` keeps the DuckDB file
+locked after it returns, and DuckDB allows one writer process per file (docs/transform.md).
+The child gets its credentials as `DRP_*` environment variables built from `Settings`, which is
+what `dbt_project/profiles.yml` reads; results come from `target/run_results.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from drp.errors import PlatformError
+from drp.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+"""The dbt project (`dbt_project.yml`)."""
+DBT_PROFILES_DIR = DBT_PROJECT_DIR
+"""Where `profiles.yml` lives (profile `drp`, targets `duckdb` and `postgres`)."""
+DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
+"""dbt's default target path: manifest, run results, the docs' static index."""
+DBT_MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
+DBT_PROFILE_NAME = "drp"
+
+Target = Literal["duckdb", "postgres"]
+TARGETS: tuple[Target, ...] = ("duckdb", "postgres")
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+LOG_TAIL_LINES = 60
+
+
+class DbtError(PlatformError):
+    """dbt failed: a node errored or failed, or dbt itself did not run to completion."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: str | None = None,
+        returncode: int | None = None,
+        failed_nodes: Sequence[NodeResult] = (),
+        log_tail: str = "",
+        result: DbtResult | None = None,
+    ) -> None:
+        detail = message
+        if failed_nodes:
+            listed = "; ".join(
+                f"{node.resource_type} {node.name} ({node.status}: {_one_line(node.message)})"
+                for node in failed_nodes[:20]
+            )
+            more = f" and {len(failed_nodes) - 20} more" if len(failed_nodes) > 20 else ""
+            detail = f"{detail}: {listed}{more}"
+        super().__init__(detail)
+        self.command = command
+        self.returncode = returncode
+        self.failed_nodes = list(failed_nodes)
+        self.log_tail = log_tail
+        self.result = result
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node of a dbt invocation, as run_results.json (or sources.json) reports it."""
+
+    unique_id: str
+    name: str
+    resource_type: str  # model, test, unit_test, snapshot, seed, source, ...
+    status: str  # success, error, skipped, pass, fail, warn, runtime error
+    execution_time: float
+    message: str | None = None
+    failures: int | None = None
+    rows_affected: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATUSES
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    """What one dbt invocation did."""
+
+    command: str
+    target: str
+    args: list[str]
+    returncode: int
+    elapsed_seconds: float  # wall clock of the subprocess, startup included
+    dbt_elapsed_seconds: float | None  # dbt's own `elapsed_time` (execution only)
+    nodes: list[NodeResult] = field(default_factory=list)
+    invocation_id: str | None = None
+    results_path: Path | None = None
+    log_tail: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.returncode == 0 and not self.failed_nodes
+
+    def _named(self, resource_types: Iterable[str], statuses: Iterable[str]) -> list[str]:
+        types, wanted = set(resource_types), set(statuses)
+        return [n.name for n in self.nodes if n.resource_type in types and n.status in wanted]
+
+    @property
+    def models_built(self) -> list[str]:
+        return self._named(("model", "snapshot", "seed"), ("success",))
+
+    @property
+    def models_failed(self) -> list[str]:
+        return self._named(("model", "snapshot", "seed"), FAILED_STATUSES)
+
+    @property
+    def skipped(self) -> list[str]:
+        return [n.name for n in self.nodes if n.status == "skipped"]
+
+    @property
+    def tests_passed(self) -> list[str]:
+        return self._named(("test", "unit_test"), ("pass",))
+
+    @property
+    def tests_failed(self) -> list[str]:
+        return self._named(("test", "unit_test"), FAILED_STATUSES)
+
+    @property
+    def tests_warned(self) -> list[str]:
+        return self._named(("test", "unit_test"), ("warn",))
+
+    @property
+    def failed_nodes(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.failed]
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per node name, slowest first."""
+        ordered = sorted(self.nodes, key=lambda n: n.execution_time, reverse=True)
+        return {n.name: n.execution_time for n in ordered}
+
+    def summary(self) -> str:
+        return (
+            f"dbt {self.command} ({self.target}): {len(self.models_built)} models built, "
+            f"{len(self.tests_passed)} tests passed, {len(self.tests_warned)} warned, "
+            f"{len(self.tests_failed)} failed, {len(self.skipped)} skipped in {self.elapsed_seconds:.1f}s"
+        )
+
+
+# --- environment -------------------------------------------------------------------------
+
+
+def postgres_scanner_path() -> Path:
+    """The postgres_scanner binary shipped by the `duckdb-extension-postgres-scanner` wheel."""
+    import importlib.util
+
+    import duckdb
+
+    spec = importlib.util.find_spec("duckdb_extension_postgres_scanner")
+    if spec is None or not spec.submodule_search_locations:
+        raise DbtError("the duckdb-extension-postgres-scanner package is not installed")
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    path = package_dir / "extensions" / f"v{duckdb.__version__}" / "postgres_scanner.duckdb_extension"
+    if not path.exists():
+        raise DbtError(
+            f"no postgres_scanner extension for DuckDB {duckdb.__version__} at {path}: the extension "
+            "package must match the duckdb version exactly"
+        )
+    return path
+
+
+def extension_directory(settings: Settings) -> Path:
+    """Where DuckDB looks for extensions when dbt opens the warehouse (under the state dir)."""
+    return settings.state_dir / "duckdb" / "extensions"
+
+
+def ensure_postgres_scanner(extension_dir: Path) -> Path:
+    """INSTALL postgres_scanner from the local wheel into `extension_dir` once (idempotent).
+
+    DuckDB's own `INSTALL postgres` downloads, which cannot work offline; installing the file
+    the PyPI package ships lets `ATTACH ... (TYPE postgres)` autoload it from this directory.
+
+    Returns:
+        The extension directory.
+    """
+    import fcntl
+
+    import duckdb
+
+    extension_dir.mkdir(parents=True, exist_ok=True)
+    if any(extension_dir.glob(f"v{duckdb.__version__}/*/postgres_scanner.duckdb_extension")):
+        return extension_dir
+    source = postgres_scanner_path()
+    with (extension_dir / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two first runs at once must not write the same file
+        if not any(extension_dir.glob(f"v{duckdb.__version__}/*/postgres_scanner.duckdb_extension")):
+            config: dict[str, str | bool | int | float | list[str]] = {
+                "extension_directory": str(extension_dir),
+                "autoinstall_known_extensions": False,
+            }
+            with duckdb.connect(":memory:", config=config) as conn:
+                conn.execute(f"INSTALL '{source}'")
+    return extension_dir
+
+
+def dbt_env(settings: Settings, target: Target = "duckdb", *, threads: int | None = None) -> dict[str, str]:
+    """The environment `profiles.yml` reads, on top of the current process environment."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DRP_DBT_TARGET": target,
+            "DRP_POSTGRES_HOST": settings.postgres_host,
+            "DRP_POSTGRES_PORT": str(settings.postgres_port),
+            "DRP_POSTGRES_USER": settings.postgres_user,
+            "DRP_POSTGRES_PASSWORD": settings.postgres_password.get_secret_value(),
+            "DRP_POSTGRES_DB": settings.postgres_db,
+            "DRP_DUCKDB_PATH": str(settings.duckdb_path),
+            "DRP_DUCKDB_EXTENSION_DIR": str(extension_directory(settings)),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_VERSION_CHECK": "false",
+            "DBT_USE_COLORS": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if threads is not None:
+        env["DRP_DBT_THREADS"] = str(threads)
+    return env
+
+
+def interval_vars(
+    data_interval_start: datetime | str | None, data_interval_end: datetime | str | None
+) -> dict[str, str]:
+    """The dbt vars for a half-open data interval (ISO 8601, UTC); empty for all history."""
+    if data_interval_start is None and data_interval_end is None:
+        return {}
+    if data_interval_start is None or data_interval_end is None:
+        raise DbtError("data_interval_start and data_interval_end go together (or neither, for all history)")
+    start, end = _as_utc(data_interval_start), _as_utc(data_interval_end)
+    if start >= end:
+        raise DbtError(f"empty data interval [{start.isoformat()}, {end.isoformat()})")
+    return {"data_interval_start": start.isoformat(), "data_interval_end": end.isoformat()}
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    if parsed.tzinfo is None:
+        raise DbtError(f"data interval bound {value!r} has no time zone")
+    return parsed.astimezone(UTC)
+
+
+# --- running -----------------------------------------------------------------------------
+
+
+def dbt_executable() -> list[str]:
+    """The dbt CLI of this interpreter's environment."""
+    script = Path(sys.executable).parent / "dbt"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dbt.cli.main"]
+
+
+def run_dbt(
+    settings: Settings,
+    command: str = "build",
+    *,
+    target: Target = "duckdb",
+    data_interval_start: datetime | str | None = None,
+    data_interval_end: datetime | str | None = None,
+    full_refresh: bool = False,
+    select: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
+    extra_args: Sequence[str] = (),
+    project_dir: Path = DBT_PROJECT_DIR,
+    profiles_dir: Path = DBT_PROFILES_DIR,
+    target_path: Path | None = None,
+    log_path: Path | None = None,
+    threads: int | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+) -> DbtResult:
+    """Run one dbt command against the drp project in a subprocess.
+
+    Args:
+        settings: Platform settings; Postgres credentials and `duckdb_path` come from here.
+        command: The dbt command, e.g. "build", "run", "test", "source freshness", "parse".
+        target: "duckdb" (the warehouse file, reading Postgres raw through ATTACH) or "postgres".
+        data_interval_start: Start of the half-open interval to process (tz-aware); with
+            data_interval_end. Both None: all history.
+        data_interval_end: End of the interval (exclusive).
+        full_refresh: Rebuild incremental models from all history (up to data_interval_end).
+        select: dbt selection (`--select`), a string or several.
+        exclude: dbt exclusion (`--exclude`).
+        extra_vars: More dbt vars, merged after the interval vars.
+        extra_args: Further CLI arguments, appended as given.
+        project_dir: The dbt project directory.
+        profiles_dir: The directory holding profiles.yml.
+        target_path: dbt's target path (default `<project_dir>/target`); tests use their own.
+        log_path: dbt's log path (default: dbt's, `<project_dir>/logs`).
+        threads: Override the profile's thread count.
+        timeout: Seconds before the subprocess is killed (None: no limit).
+        check: Raise DbtError when dbt fails (default). With False, return the result anyway.
+
+    Returns:
+        The parsed results: nodes with status and timing, models built, tests passed/failed/warned.
+
+    Raises:
+        DbtError: dbt failed (listing the failed nodes), could not start, or timed out.
+    """
+    if target not in TARGETS:
+        raise DbtError(f"unknown dbt target {target!r}; expected one of {', '.join(TARGETS)}")
+    words = command.split()
+    if not words:
+        raise DbtError("empty dbt command")
+    if target == "duckdb":
+        ensure_postgres_scanner(extension_directory(settings))
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+
+    target_dir = Path(target_path) if target_path else Path(project_dir) / "target"
+    variables: dict[str, Any] = interval_vars(data_interval_start, data_interval_end)
+    variables.update(extra_vars or {})
+
+    args = [*words, "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir)]
+    args += ["--target", target, "--target-path", str(target_dir)]
+    if log_path is not None:
+        args += ["--log-path", str(log_path)]
+    if variables:
+        args += ["--vars", json.dumps(variables)]
+    if full_refresh:
+        args.append("--full-refresh")
+    for flag, value in (("--select", select), ("--exclude", exclude)):
+        if value:
+            args += [flag, *([value] if isinstance(value, str) else value)]
+    args += list(extra_args)
+
+    results_file = target_dir / (
+        "sources.json" if words[:2] == ["source", "freshness"] else "run_results.json"
+    )
+    results_file.unlink(missing_ok=True)  # never report a previous invocation's results
+
+    returncode, elapsed, tail = _run_subprocess(
+        [*dbt_executable(), *args],
+        env=dbt_env(settings, target, threads=threads),
+        cwd=project_dir,
+        timeout=timeout,
+    )
+    result = _parse_results(
+        results_file,
+        command=command,
+        target=target,
+        args=args,
+        returncode=returncode,
+        elapsed=elapsed,
+        log_tail=tail,
+    )
+    log.info("%s", result.summary())
+    if check and not result.success:
+        if result.failed_nodes:
+            raise DbtError(
+                f"dbt {command} failed",
+                command=command,
+                returncode=returncode,
+                failed_nodes=result.failed_nodes,
+                log_tail=tail,
+                result=result,
+            )
+        raise DbtError(
+            f"dbt {command} exited with code {returncode}: {_last_error_line(tail)}",
+            command=command,
+            returncode=returncode,
+            log_tail=tail,
+            result=result,
+        )
+    return result
+
+
+def generate_docs(
+    settings: Settings,
+    *,
+    target: Target = "duckdb",
+    project_dir: Path = DBT_PROJECT_DIR,
+    profiles_dir: Path = DBT_PROFILES_DIR,
+    target_path: Path | None = None,
+    timeout: float | None = None,
+) -> Path:
+    """Build the dbt docs site and return its single-file static index.
+
+    Returns:
+        `<target_path>/static_index.html` (default `dbt_project/target/static_index.html`), a
+        self-contained page; `index.html`, `manifest.json` and `catalog.json` sit next to it.
+    """
+    target_dir = Path(target_path) if target_path else Path(project_dir) / "target"
+    run_dbt(
+        settings,
+        "docs generate",
+        target=target,
+        project_dir=project_dir,
+        profiles_dir=profiles_dir,
+        target_path=target_dir,
+        extra_args=["--static"],
+        timeout=timeout,
+    )
+    index = target_dir / "static_index.html"
+    if not index.exists():
+        raise DbtError(f"dbt docs generate did not write {index}")
+    return index
+
+
+def _run_subprocess(
+    cmd: list[str], *, env: dict[str, str], cwd: Path, timeout: float | None
+) -> tuple[int, float, str]:
+    """Run dbt, streaming its output into our log; return code, wall seconds and the output's tail."""
+    tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+    started = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+    except OSError as exc:
+        raise DbtError(f"could not start dbt ({cmd[0]}): {exc}") from exc
+    assert proc.stdout is not None
+    try:
+        deadline = None if timeout is None else started + timeout
+        for raw_line in proc.stdout:
+            line = raw_line.rstrip("\n")
+            tail.append(line)
+            log.info("dbt | %s", line)
+            if deadline is not None and time.perf_counter() > deadline:
+                raise subprocess.TimeoutExpired(cmd, timeout or 0)
+        returncode = proc.wait(timeout=None if deadline is None else max(deadline - time.perf_counter(), 1))
+    except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.wait()
+        raise DbtError(
+            f"dbt timed out after {timeout}s", command=" ".join(cmd[1:3]), log_tail="\n".join(tail)
+        ) from exc
+    finally:
+        proc.stdout.close()
+    return returncode, time.perf_counter() - started, "\n".join(tail)
+
+
+def _parse_results(
+    path: Path,
+    *,
+    command: str,
+    target: str,
+    args: list[str],
+    returncode: int,
+    elapsed: float,
+    log_tail: str,
+) -> DbtResult:
+    if not path.exists():
+        return DbtResult(
+            command=command,
+            target=target,
+            args=args,
+            returncode=returncode,
+            elapsed_seconds=elapsed,
+            dbt_elapsed_seconds=None,
+            log_tail=log_tail,
+        )
+    data = json.loads(path.read_text())
+    nodes = [_node(item) for item in data.get("results", [])]
+    return DbtResult(
+        command=command,
+        target=target,
+        args=args,
+        returncode=returncode,
+        elapsed_seconds=elapsed,
+        dbt_elapsed_seconds=data.get("elapsed_time"),
+        nodes=nodes,
+        invocation_id=data.get("metadata", {}).get("invocation_id"),
+        results_path=path,
+        log_tail=log_tail,
+    )
+
+
+def _node(item: Mapping[str, Any]) -> NodeResult:
+    unique_id = str(item["unique_id"])
+    parts = unique_id.split(".")
+    resource_type = parts[0]
+    if resource_type == "unit_test":
+        name = ".".join(parts[2:])  # <model>.<test name>
+    elif resource_type == "source":
+        name = ".".join(parts[2:4])
+    else:
+        name = parts[2] if len(parts) > 2 else unique_id
+    adapter_response = item.get("adapter_response") or {}
+    rows = adapter_response.get("rows_affected")
+    failures = item.get("failures")
+    return NodeResult(
+        unique_id=unique_id,
+        name=name,
+        resource_type=resource_type,
+        status=str(item.get("status")),
+        execution_time=float(item.get("execution_time") or 0.0),
+        message=item.get("message") or item.get("error"),
+        failures=int(failures) if isinstance(failures, int) else None,
+        rows_affected=int(rows) if isinstance(rows, int) else None,
+    )
+
+
+def _one_line(text: str | None, limit: int = 200) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _last_error_line(tail: str) -> str:
+    """The error dbt printed: the last line naming an error and the few lines after it."""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    for index in range(len(lines) - 1, -1, -1):
+        if "error" in lines[index].lower():
+            return _one_line(" ".join(lines[index : index + 4]), limit=400)
+    return _one_line(lines[-1]) if lines else "no output"

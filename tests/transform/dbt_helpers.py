@@ -1,0 +1,109 @@
+"""Helpers for the dbt tests: an isolated Postgres database per module, table snapshots.
+
+The shared `drp` database belongs to everyone working on this machine, so these tests never
+touch it: each module creates `drp_test_dbt_<random>` through the admin DSN, migrates it, and
+drops it at the end. DuckDB files, dbt's target directory and the extension directory live under
+pytest's temporary directories.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from drp.db.migrate import upgrade
+from drp.settings import Settings, load_settings
+
+STAGING_RELATIONS = (
+    "staging.orders",
+    "staging.order_lines",
+    "staging.customers",
+    "staging.customer_versions",
+    "staging.products",
+)
+MART_RELATIONS = (
+    "intermediate.int_order_lines_aggregated",
+    "intermediate.int_customers_referenced_by_orders",
+    "intermediate.int_products_referenced_by_order_lines",
+    "analytics.fct_orders",
+    "analytics.fct_order_lines",
+    "analytics.daily_order_metrics",
+    "analytics.dim_customers",
+    "analytics.dim_products",
+    "analytics.dim_date",
+)
+ALL_RELATIONS = STAGING_RELATIONS + MART_RELATIONS
+
+
+@contextmanager
+def isolated_database(base: Settings, state_dir: Path, duckdb_path: Path) -> Iterator[Settings]:
+    """A fresh, migrated database `drp_test_dbt_<random>`; dropped on exit."""
+    name = f"drp_test_dbt_{secrets.token_hex(4)}"
+    admin = base.postgres_admin_dsn
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("create database {} owner {}").format(
+                sql.Identifier(name), sql.Identifier(base.postgres_user)
+            )
+        )
+    try:
+        settings = load_settings(postgres_db=name, duckdb_path=duckdb_path, state_dir=state_dir)
+        upgrade(settings)
+        yield settings
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def connect(settings: Settings) -> psycopg.Connection[Any]:
+    return psycopg.connect(settings.postgres_conninfo())
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()  # the instant, whatever zone the driver attached
+    if isinstance(value, Decimal):
+        return value.normalize()
+    return value
+
+
+def fetch_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    normalised = [tuple(_normalise(v) for v in row) for row in rows]
+    return sorted(normalised, key=lambda row: tuple((v is None, str(v)) for v in row))
+
+
+def duckdb_snapshot(
+    path: Path, relations: tuple[str, ...] = ALL_RELATIONS
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every relation, normalised and sorted (opened read-only after dbt exits)."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as conn:
+        conn.execute("set TimeZone = 'UTC'")
+        return {rel: fetch_rows(conn.execute(f"select * from {rel}").fetchall()) for rel in relations}
+
+
+def postgres_snapshot(
+    settings: Settings, relations: tuple[str, ...] = ALL_RELATIONS
+) -> dict[str, list[tuple[Any, ...]]]:
+    with connect(settings) as conn:
+        return {rel: fetch_rows(conn.execute(f"select * from {rel}").fetchall()) for rel in relations}
+
+
+def checksum(snapshot: dict[str, list[tuple[Any, ...]]]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for rel in sorted(snapshot):
+        digest.update(rel.encode())
+        for row in snapshot[rel]:
+            digest.update(repr(row).encode())
+    return digest.hexdigest()
