@@ -136,7 +136,10 @@ def test_critical_violation_fails_at_the_gate_publishes_nothing_and_alerts_once(
     rows = _audit(settings, dag_run.run_id)
     gate_rows = [r for r in rows if r[0] == "quality_gate"]
     assert gate_rows and gate_rows[-1][1] == "failed"
-    assert "QualityGateError" in (gate_rows[-1][7] or "")
+    gate_error = gate_rows[-1][7] or ""
+    assert "quality gate failed" in gate_error
+    assert "order_created_at_not_in_future" in gate_error  # the violated expectation is named
+    assert len(gate_rows) == 1  # a critical failure is not retried
     run_rows = [r for r in rows if r[0] is None]
     assert [r[1] for r in run_rows] == ["failed"]
     assert "quality_gate" in run_rows[0][7]
