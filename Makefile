@@ -8,6 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 VENV := .venv
 DRP := $(VENV)/bin/drp
 PYTEST_ARGS ?=
+PY_DIRS := include dags plugins tests bench
 DATE ?=
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
@@ -43,21 +44,22 @@ logs: install ## Service logs (SERVICE=airflow-scheduler for one)
 run: up ## Install, start the stack and run the pipeline end to end (DATE=YYYY-MM-DD)
 	$(DRP) run $(if $(DATE),--date $(DATE))
 
-test: up ## Install, start the stack and run every test
+test: lint up ## Install, lint, start the stack and run every test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-unit: install ## Only the tests that need no service
 	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
 
 lint: install ## ruff, mypy and sqlfluff
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check $(PY_DIRS)
+	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/mypy
-	@if [ -f dbt_project/.sqlfluff ]; then cd dbt_project && ../$(VENV)/bin/sqlfluff lint models macros tests snapshots analyses 2>/dev/null || ../$(VENV)/bin/sqlfluff lint models macros; fi
+	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models macros tests snapshots
 
-format: install ## Format Python and SQL
-	$(VENV)/bin/ruff format .
-	$(VENV)/bin/ruff check --fix .
+format: install ## Format Python and fix what sqlfluff can
+	$(VENV)/bin/ruff format $(PY_DIRS)
+	$(VENV)/bin/ruff check --fix $(PY_DIRS)
+	cd dbt_project && ../$(VENV)/bin/sqlfluff fix models macros tests snapshots
 
 docs: install ## Build and serve dbt docs and GX Data Docs
 	$(DRP) docs
