@@ -10,6 +10,7 @@ DRP := $(VENV)/bin/drp
 PYTEST_ARGS ?=
 PY_DIRS := include dags plugins tests bench
 DATE ?=
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 

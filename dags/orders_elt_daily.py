@@ -29,7 +29,13 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
 
 from drp.audit import flow_audit
 from drp.pipeline import tasks
-from drp.transform.dbt_runner import DBT_MANIFEST_PATH, DBT_PROFILE_NAME, DBT_PROFILES_DIR, DBT_PROJECT_DIR
+from drp.transform.dbt_runner import (
+    DBT_MANIFEST_PATH,
+    DBT_PROFILE_NAME,
+    DBT_PROFILES_DIR,
+    DBT_PROJECT_DIR,
+    dbt_executable,
+)
 
 RAW_ASSETS = {
     e: Asset(f"postgres://postgres:5432/drp/raw/{e}_raw", extra={"layer": "raw"}) for e in tasks.ENTITIES
@@ -142,7 +148,10 @@ def orders_elt_daily() -> None:
             profiles_yml_filepath=DBT_PROFILES_DIR / "profiles.yml",
         ),
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.SUBPROCESS
+            execution_mode=ExecutionMode.WATCHER,
+            invocation_mode=InvocationMode.SUBPROCESS,
+            # The environment's own dbt, whatever PATH the Airflow worker was started with.
+            dbt_executable_path=dbt_executable()[0],
         ),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
         operator_args={
