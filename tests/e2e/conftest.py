@@ -80,6 +80,14 @@ def run_conf(day: date, **extra: Any) -> dict[str, Any]:
 
 
 def run_day(dag: Any, day: date, **extra: Any) -> Any:
-    """dag.test() one day; returns the DagRun."""
+    """dag.test() one day (after deleting any earlier run of that logical date); returns the DagRun."""
+    from drp.orchestration.airflow_api import AirflowClient
+
     logical = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    client = AirflowClient(get_settings())
+    try:
+        for old in client.runs_for_logical_date(dag.dag_id, logical):
+            client.delete_run(dag.dag_id, old["dag_run_id"])
+    finally:
+        client.close()
     return dag.test(logical_date=logical, run_conf=run_conf(day, **extra))

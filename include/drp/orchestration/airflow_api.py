@@ -73,6 +73,21 @@ class AirflowClient:
         }
         return dict(self.call("POST", f"/dags/{dag_id}/dagRuns", json=body))
 
+    def runs_for_logical_date(self, dag_id: str, logical_date: datetime) -> list[dict[str, Any]]:
+        """Existing runs of the DAG for exactly this logical date (at most one)."""
+        stamp = logical_date.isoformat()
+        body = self.call(
+            "GET", f"/dags/{dag_id}/dagRuns", params={"logical_date_gte": stamp, "logical_date_lte": stamp}
+        )
+        return list(body.get("dag_runs", []))
+
+    def clear_run(self, dag_id: str, run_id: str) -> None:
+        """Rerun an existing run from scratch (its tasks are cleared and scheduled again)."""
+        self.call("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
+
+    def delete_run(self, dag_id: str, run_id: str) -> None:
+        self.call("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
+
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))
 

@@ -77,9 +77,19 @@ def run_day(
         client.wait_for_dag(DAG_ID)
         client.unpause(DAG_ID)
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        run_id = f"manual__{day.isoformat()}__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
-        client.trigger(DAG_ID, run_id=run_id, start=start, end=start + timedelta(days=1), conf=conf)
-        echo(f"triggered {DAG_ID} run {run_id} for [{start.date()}, {(start + timedelta(days=1)).date()})")
+        window = f"[{start.date()}, {(start + timedelta(days=1)).date()})"
+        existing = client.runs_for_logical_date(DAG_ID, start)
+        if existing and not conf:
+            # One run per logical date: running a day again reruns that run (its history is kept).
+            run_id = existing[0]["dag_run_id"]
+            client.clear_run(DAG_ID, run_id)
+            echo(f"rerunning {DAG_ID} run {run_id} for {window}")
+        else:
+            for old in existing:  # a drill with other params replaces the day's run
+                client.delete_run(DAG_ID, old["dag_run_id"])
+            run_id = f"manual__{day.isoformat()}__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+            client.trigger(DAG_ID, run_id=run_id, start=start, end=start + timedelta(days=1), conf=conf)
+            echo(f"triggered {DAG_ID} run {run_id} for {window}")
         started = time.monotonic()
         seen: dict[str, str] = {}
         state = "queued"
