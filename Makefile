@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help install up down status logs run backfill test test-unit lint format docs bench clean
+.PHONY: help install up down status logs run backfill test test-e2e test-unit lint format docs bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -45,8 +45,11 @@ logs: install ## Service logs (SERVICE=airflow-scheduler for one)
 run: up ## Install, start the stack and run the pipeline end to end (DATE=YYYY-MM-DD)
 	$(DRP) run $(if $(DATE),--date $(DATE))
 
-test: lint up ## Install, lint, start the stack and run every test
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+test: lint up ## Install, lint, start the stack and run the test suite (full DAG runs: make test-e2e)
+	$(VENV)/bin/pytest -m "not dag_e2e" $(PYTEST_ARGS)
+
+test-e2e: up ## Full daily-DAG runs against the stack (dag.test and the scheduler)
+	$(VENV)/bin/pytest -m dag_e2e $(PYTEST_ARGS)
 
 test-unit: install ## Only the tests that need no service
 	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)

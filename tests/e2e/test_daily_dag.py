@@ -22,7 +22,7 @@ from drp.settings import Settings
 from drp.storage.object_store import client
 from tests.e2e.conftest import WebhookReceiver, run_day
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
 
 CLEAN_DAY = date(2025, 3, 11)
 BAD_DAY = date(2025, 3, 18)

@@ -10,7 +10,7 @@ import pytest
 
 from drp.publish.snapshots import MARTS
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
 DRP = str(Path(sys.executable).parent / "drp")
 
 
