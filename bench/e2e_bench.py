@@ -356,7 +356,7 @@ def bench_day(
 
     def echo(line: str) -> None:
         nonlocal run_id
-        if line.startswith("triggered "):
+        if line.startswith(("triggered ", "rerunning ")):
             run_id = line.split(" run ", 1)[1].split(" ", 1)[0]
             healer.run_id = run_id
         log(f"  {line.strip()}")

@@ -37,7 +37,9 @@ def resolve_interval(
 
 def _utc(value: datetime | str) -> datetime:
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    aware = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    # A plain datetime: pendulum's (what Airflow passes) can drop its zone in timedelta arithmetic.
+    return datetime(*aware.timetuple()[:6], aware.microsecond, tzinfo=UTC)
 
 
 def dbt_interval(start: datetime, end: datetime, loads: list[dict[str, Any]]) -> tuple[datetime, datetime]:
