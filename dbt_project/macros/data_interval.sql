@@ -114,3 +114,12 @@
 {% macro drp_test_scoped(predicate) -%}
     {{- predicate if drp_is_interval_run() else 'true' -}}
 {%- endmacro %}
+
+{#
+    `predicate` on an incremental interval build, else `false`: for the second half of a
+    "rows written this interval, plus the few others these keys need" union, which a full build
+    does not need (its first half already has every row).
+#}
+{% macro drp_scoped_or_false(predicate) -%}
+    {{- predicate if drp_is_incremental_interval() else 'false' -}}
+{%- endmacro %}

@@ -113,7 +113,7 @@ def test_full_build_on_duckdb_passes_and_gets_the_story_right(story: Story) -> N
         assert str(day1[2]) == "0.2000" and str(day1[3]) == "0.2000"
 
 
-def test_incremental_days_equal_full_build_and_reruns_are_idempotent(story: Story) -> None:
+def test_incremental_days_equal_full_refresh_and_reruns_are_idempotent(story: Story) -> None:
     settings = story.with_duckdb("incremental.duckdb")
     target = story.tmp / "target_incremental"
     metrics_after: list[dict[date, int]] = []
@@ -143,6 +143,11 @@ def test_incremental_days_equal_full_build_and_reruns_are_idempotent(story: Stor
     # versions of O-1001, O-1003, O-1005 and O-1006 must not win over day 3's already merged.
     start, end = INTERVALS[1]
     run_dbt(settings, "build", data_interval_start=start, data_interval_end=end, target_path=target)
+    assert checksum(duckdb_snapshot(settings.duckdb_path)) == reference
+
+    # --full-refresh over the same file rebuilds everything from raw: still the same.
+    refreshed = run_dbt(settings, "build", full_refresh=True, target_path=target)
+    assert refreshed.success and "--full-refresh" in refreshed.args
     assert checksum(duckdb_snapshot(settings.duckdb_path)) == reference
 
 

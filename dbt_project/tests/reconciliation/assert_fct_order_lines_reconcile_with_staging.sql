@@ -1,24 +1,11 @@
 {#
     fct_order_lines holds exactly staging.order_lines (same line ids and quantities), and its
-    per-order sums equal int_order_lines_aggregated's. Interval runs check the orders whose
-    header or lines this interval (re)wrote; full runs check all. One row per discrepancy.
+    per-order sums equal int_order_lines_aggregated's. Interval runs compare the lines this
+    interval wrote (each order's lines are written as one set, carrying their batch interval
+    into the fact and the aggregate); full runs compare everything. One row per discrepancy.
 #}
 
 with
-
-scope as (
-
-    select source_order_id as order_id
-    from {{ ref('stg_generator__orders') }}
-    where {{ drp_test_interval_filter('batch_interval_start') }}
-
-    union
-
-    select source_order_id as order_id
-    from {{ ref('stg_generator__order_lines') }}
-    where {{ drp_test_interval_filter('batch_interval_start') }}
-
-),
 
 staged as (
 
@@ -27,7 +14,7 @@ staged as (
         quantity,
         unit_price
     from {{ ref('stg_generator__order_lines') }}
-    where {{ drp_test_scoped("source_order_id in (select scope.order_id from scope)") }}
+    where {{ drp_test_interval_filter('batch_interval_start') }}
 
 ),
 
@@ -40,7 +27,7 @@ facts as (
         unit_price,
         line_amount
     from {{ ref('fct_order_lines') }}
-    where {{ drp_test_scoped("order_id in (select scope.order_id from scope)") }}
+    where {{ drp_test_interval_filter('batch_interval_start') }}
 
 ),
 
@@ -51,7 +38,7 @@ aggregated as (
         line_count,
         lines_amount
     from {{ ref('int_order_lines_aggregated') }}
-    where {{ drp_test_scoped("order_id in (select scope.order_id from scope)") }}
+    where {{ drp_test_interval_filter('lines_batch_interval_start') }}
 
 ),
 

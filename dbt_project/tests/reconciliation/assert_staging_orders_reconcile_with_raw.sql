@@ -29,12 +29,44 @@ raw_orders as (
 
 ),
 
-staged as (
+-- The staging rows this interval wrote, plus a lookup for the raw orders it did not rewrite
+-- (a late version older than the stored one): that lookup is empty, and free, most days.
+written as (
 
     select
         source_order_id,
         updated_at
     from {{ ref('stg_generator__orders') }}
+    where {{ drp_test_interval_filter('batch_interval_start') }}
+
+),
+
+not_rewritten as (
+
+    select raw_orders.source_order_id
+    from raw_orders
+    left join written
+        on raw_orders.source_order_id = written.source_order_id
+    where written.source_order_id is null
+
+),
+
+staged as (
+
+    select
+        source_order_id,
+        updated_at
+    from written
+
+    union all
+
+    select
+        source_order_id,
+        updated_at
+    from {{ ref('stg_generator__orders') }}
+    where
+        {{ drp_test_scoped("source_order_id in (select not_rewritten.source_order_id from not_rewritten)") }}
+        and not ({{ drp_test_interval_filter('batch_interval_start') }})
 
 ),
 

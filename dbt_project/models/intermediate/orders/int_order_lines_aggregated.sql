@@ -6,18 +6,11 @@
 
 {#
     Line totals per order, shared by fct_orders and the reconciliation tests. Incremental runs
-    recompute only the orders whose lines this interval's batches (re)wrote.
+    recompute the orders whose lines this interval's batches (re)wrote; staging writes an
+    order's lines as one complete set, so those rows are all the lines the orders have.
 #}
 
 with
-
-touched_orders as (
-
-    select distinct source_order_id
-    from {{ ref('stg_generator__order_lines') }}
-    where {{ drp_touched_filter('batch_interval_start') }}
-
-),
 
 order_lines as (
 
@@ -28,7 +21,7 @@ order_lines as (
         unit_price,
         batch_interval_start
     from {{ ref('stg_generator__order_lines') }}
-    where {{ drp_scoped("source_order_id in (select touched_orders.source_order_id from touched_orders)") }}
+    where {{ drp_touched_filter('batch_interval_start') }}
 
 ),
 
@@ -47,3 +40,4 @@ aggregated as (
 )
 
 select * from aggregated
+{{ cluster_by(['lines_batch_interval_start', 'order_id']) }}

@@ -82,3 +82,4 @@ final as (
 )
 
 select * from final
+{{ cluster_by(['order_date']) }}

@@ -10,22 +10,46 @@
 {#
     One row per line of each order's latest version, carrying the order's date, status and
     currency. The unique key is the order: incremental runs replace all lines of the orders this
-    interval touched (a status change re-stamps every line of its order).
+    interval touched (a status change re-stamps every line of its order). Inputs are read as
+    "rows written this interval" plus a key lookup for the rare order whose header changed
+    without its lines or the reverse; an empty lookup costs nothing.
 #}
 
 with
 
-touched_orders as (
+touched_headers as (
 
     select source_order_id
     from {{ ref('stg_generator__orders') }}
     where {{ drp_touched_filter('batch_interval_start') }}
 
-    union
+),
 
-    select source_order_id
+touched_lines as (
+
+    select distinct source_order_id
     from {{ ref('stg_generator__order_lines') }}
     where {{ drp_touched_filter('batch_interval_start') }}
+
+),
+
+lines_only as (
+
+    select touched_lines.source_order_id
+    from touched_lines
+    left join touched_headers
+        on touched_lines.source_order_id = touched_headers.source_order_id
+    where touched_headers.source_order_id is null
+
+),
+
+headers_only as (
+
+    select touched_headers.source_order_id
+    from touched_headers
+    left join touched_lines
+        on touched_headers.source_order_id = touched_lines.source_order_id
+    where touched_lines.source_order_id is null
 
 ),
 
@@ -41,7 +65,23 @@ order_lines as (
         order_updated_at,
         batch_interval_start
     from {{ ref('stg_generator__order_lines') }}
-    where {{ drp_scoped("source_order_id in (select touched_orders.source_order_id from touched_orders)") }}
+    where {{ drp_touched_filter('batch_interval_start') }}
+
+    union all
+
+    select
+        order_line_id,
+        source_order_id,
+        line_number,
+        product_id,
+        quantity,
+        unit_price,
+        order_updated_at,
+        batch_interval_start
+    from {{ ref('stg_generator__order_lines') }}
+    where {{ drp_scoped_or_false(
+        "source_order_id in (select headers_only.source_order_id from headers_only)"
+    ) }}
 
 ),
 
@@ -54,7 +94,18 @@ orders as (
         currency,
         order_created_at
     from {{ ref('stg_generator__orders') }}
-    where {{ drp_scoped("source_order_id in (select touched_orders.source_order_id from touched_orders)") }}
+    where {{ drp_touched_filter('batch_interval_start') }}
+
+    union all
+
+    select
+        source_order_id,
+        customer_id,
+        status,
+        currency,
+        order_created_at
+    from {{ ref('stg_generator__orders') }}
+    where {{ drp_scoped_or_false("source_order_id in (select lines_only.source_order_id from lines_only)") }}
 
 ),
 
@@ -87,3 +138,4 @@ final as (
 )
 
 select * from final
+{{ cluster_by(['batch_interval_start', 'order_line_id']) }}

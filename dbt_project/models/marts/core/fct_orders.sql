@@ -9,23 +9,47 @@
 
 {#
     One row per order in its latest state, with its line totals. Incremental runs rebuild the
-    orders whose header or lines this interval's batches (re)wrote, whatever their order date,
-    reading only those orders from the inputs.
+    orders whose header or lines this interval's batches (re)wrote, whatever their order date.
+    Inputs are read as "rows written this interval" (cheap: the tables are clustered by
+    interval) plus a key lookup for the rare order whose header changed without its lines or
+    the reverse (lines arrive with every order version); an empty lookup costs nothing.
 #}
 
 with
 
-touched_orders as (
+touched_headers as (
 
     select source_order_id as order_id
     from {{ ref('stg_generator__orders') }}
     where {{ drp_touched_filter('batch_interval_start') }}
 
-    union
+),
+
+touched_lines as (
 
     select order_id
     from {{ ref('int_order_lines_aggregated') }}
     where {{ drp_touched_filter('lines_batch_interval_start') }}
+
+),
+
+lines_only as (
+
+    select touched_lines.order_id
+    from touched_lines
+    left join touched_headers
+        on touched_lines.order_id = touched_headers.order_id
+    where touched_headers.order_id is null
+
+),
+
+headers_only as (
+
+    select touched_headers.order_id
+    from touched_headers
+    left join touched_lines
+        on touched_headers.order_id = touched_lines.order_id
+    where touched_lines.order_id is null
 
 ),
 
@@ -43,7 +67,23 @@ orders as (
         source_system,
         batch_interval_start
     from {{ ref('stg_generator__orders') }}
-    where {{ drp_scoped("source_order_id in (select touched_orders.order_id from touched_orders)") }}
+    where {{ drp_touched_filter('batch_interval_start') }}
+
+    union all
+
+    select
+        source_order_id,
+        customer_id,
+        status,
+        currency,
+        amount,
+        order_created_at,
+        updated_at,
+        batch_id,
+        source_system,
+        batch_interval_start
+    from {{ ref('stg_generator__orders') }}
+    where {{ drp_scoped_or_false("source_order_id in (select lines_only.order_id from lines_only)") }}
 
 ),
 
@@ -56,7 +96,18 @@ order_line_totals as (
         item_quantity,
         lines_amount
     from {{ ref('int_order_lines_aggregated') }}
-    where {{ drp_scoped("order_id in (select touched_orders.order_id from touched_orders)") }}
+    where {{ drp_touched_filter('lines_batch_interval_start') }}
+
+    union all
+
+    select
+        order_id,
+        line_count,
+        product_count,
+        item_quantity,
+        lines_amount
+    from {{ ref('int_order_lines_aggregated') }}
+    where {{ drp_scoped_or_false("order_id in (select headers_only.order_id from headers_only)") }}
 
 ),
 
@@ -94,3 +145,4 @@ final as (
 )
 
 select * from final
+{{ cluster_by(['batch_interval_start', 'order_id']) }}

@@ -158,3 +158,4 @@ final as (
 )
 
 select * from final
+{{ cluster_by(['batch_interval_start', 'customer_version_id']) }}

@@ -152,3 +152,4 @@ final as (
 )
 
 select * from final
+{{ cluster_by(['batch_interval_start', 'source_customer_id']) }}

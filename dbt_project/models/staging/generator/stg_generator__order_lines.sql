@@ -6,10 +6,12 @@
 }}
 
 {#
-    The lines of each order's latest version. Lines arrive with every order version they belong
-    to (`order_updated_at`); an incremental run puts the interval's lines next to the current
-    lines of the same orders and keeps, per order, only the newest version's lines. The unique
-    key is the order, so a version with fewer lines replaces all lines of the older one.
+    The lines of each order's latest version. Lines arrive nested in every delivery of an order
+    version (`order_updated_at`), always complete; an incremental run puts the interval's lines
+    next to the current lines of the same orders and keeps, per order, the lines of one
+    delivery: the newest version, most recently ingested. So all lines of an order come from one
+    batch, and a version with fewer lines replaces all lines of the older one (the unique key of
+    the replace is the order).
 #}
 
 with
@@ -116,11 +118,14 @@ ranked as (
 
     select
         *,
+        dense_rank() over (
+            partition by source_order_id
+            order by order_updated_at desc, ingested_at desc, batch_id desc
+        ) as delivery_rank,
         row_number() over (
             partition by source_order_id, line_number
             order by order_updated_at desc, ingested_at desc, batch_id desc
-        ) as line_rank,
-        max(order_updated_at) over (partition by source_order_id) as latest_order_updated_at
+        ) as line_rank
     from candidates
 
 ),
@@ -142,9 +147,10 @@ final as (
         batch_interval_end
     from ranked
     where
-        line_rank = 1
-        and order_updated_at = latest_order_updated_at
+        delivery_rank = 1
+        and line_rank = 1
 
 )
 
 select * from final
+{{ cluster_by(['batch_interval_start', 'order_line_id']) }}

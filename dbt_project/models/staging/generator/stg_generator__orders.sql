@@ -149,3 +149,4 @@ final as (
 )
 
 select * from final
+{{ cluster_by(['batch_interval_start', 'source_order_id']) }}
