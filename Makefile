@@ -45,10 +45,10 @@ logs: install ## Service logs (SERVICE=airflow-scheduler for one)
 run: up ## Install, start the stack and run the pipeline end to end (DATE=YYYY-MM-DD)
 	$(DRP) run $(if $(DATE),--date $(DATE))
 
-test: lint up ## Install, lint, start the stack and run the test suite (full DAG runs: make test-e2e)
-	$(VENV)/bin/pytest -m "not dag_e2e" $(PYTEST_ARGS)
+test: lint up ## Install, lint, start the stack and run the whole test suite (full DAG runs included)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test-e2e: up ## Full daily-DAG runs against the stack (dag.test and the scheduler)
+test-e2e: up ## Only the full daily-DAG runs against the stack (dag.test and the scheduler)
 	$(VENV)/bin/pytest -m dag_e2e $(PYTEST_ARGS)
 
 test-unit: install ## Only the tests that need no service

@@ -26,8 +26,9 @@ How the run is driven, and why (each is reported in the JSON):
 * the interval is also passed as the DAG's `interval_start`/`interval_end` params (strings, as
   tests/e2e do): with only Airflow's pendulum data interval the loads fail under the scheduler
   (`TypeError: can't compare offset-naive and offset-aware datetimes` in `split_window`);
-* watcher sensors failed by Airflow's reschedule race (apache/airflow#71172) are cleared while
-  the run is running (`SensorRaceHealer`; `--no-heal` to watch the run fail instead);
+* with `--heal`, watcher sensors failed by Airflow's reschedule race (apache/airflow#71172) are
+  cleared while the run is running (`SensorRaceHealer`). Only reschedule-mode sensors hit that
+  race; the DAG's sensors are now deferrable and start after the build, so it is off by default;
 * a day whose dbt found the warehouse locked by another process (a test's dag.test() on the same
   DuckDB file) is run again after `--lock-wait` seconds, up to `--lock-retries` times;
 * a run stopped by the quality gate (a data verdict) is `measured` (every stage but publish ran).
@@ -356,7 +357,7 @@ def bench_day(
 
     def echo(line: str) -> None:
         nonlocal run_id
-        if line.startswith(("triggered ", "rerunning ")):
+        if line.startswith("triggered "):
             run_id = line.split(" run ", 1)[1].split(" ", 1)[0]
             healer.run_id = run_id
         log(f"  {line.strip()}")
@@ -427,7 +428,7 @@ def bench_day_retrying(
             upstream,
             args.timeout,
             interval_params=not args.no_interval_params,
-            heal=not args.no_heal,
+            heal=args.heal,
         )
         holder = None if result["measured"] else warehouse_lock_holder(settings, result["run_id"])
         if holder is None:
@@ -452,9 +453,10 @@ def main(argv: list[str] | None = None) -> int:
         help="trigger without the interval params (the run then uses Airflow's data interval objects)",
     )
     parser.add_argument(
-        "--no-heal",
+        "--heal",
         action="store_true",
-        help="do not clear watcher sensors failed by Airflow's reschedule race (the run then fails)",
+        help="clear watcher sensors failed by Airflow's reschedule race (only reschedule-mode sensors "
+        "hit it; the DAG's sensors are deferrable now, so this is off by default)",
     )
     parser.add_argument(
         "--lock-retries",

@@ -28,6 +28,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
 
 from drp.audit import flow_audit
+from drp.orchestration.pools import WAREHOUSE_POOL
 from drp.pipeline import tasks
 from drp.transform.dbt_runner import (
     DBT_MANIFEST_PATH,
@@ -72,15 +73,17 @@ def _interval() -> tuple[pendulum.DateTime, pendulum.DateTime]:
     return tasks.resolve_interval(ctx["data_interval_start"], ctx["data_interval_end"], dict(ctx["params"]))  # type: ignore[return-value]
 
 
-def _sensors_after_producer(group: DbtTaskGroup) -> None:
-    """Start the per-model sensors once the single `dbt build` has finished.
+def _wire_watcher(group: DbtTaskGroup) -> None:
+    """Put the single `dbt build` in the warehouse pool and start the per-model sensors after it.
 
-    The UI still shows one task per model and test, with its own status and log; a sensor that
-    starts before the producer would only poll, and under `dag.test()` such early sensors can
-    wedge the run.
+    The UI still shows one task per model and test, with its own status and log. A sensor that
+    starts before the build would only poll (each poll a task process), and under `dag.test()`,
+    which runs tasks one at a time, an early sensor wedges the run.
     """
     tasks_in_group = list(group.iter_tasks())
     producer = next(t for t in tasks_in_group if t.task_id.endswith(".dbt_producer_watcher"))
+    producer.pool = WAREHOUSE_POOL  # the one DuckDB writer
+    producer.callback = tasks.push_dbt_summary  # dbt's results outlive Cosmos's temporary copy
     for sensor in tasks_in_group:
         if sensor is not producer and producer.task_id not in sensor.get_flat_relative_ids(upstream=True):
             producer >> sensor
@@ -157,20 +160,29 @@ def orders_elt_daily() -> None:
         operator_args={
             "vars": {"data_interval_start": DBT_INTERVAL_START, "data_interval_end": DBT_INTERVAL_END},
             "full_refresh": "{{ params.full_refresh }}",
-            "deferrable": False,
-            "mode": "reschedule",
-            "poke_interval": 1,
+            # Sensors start after the build (see _wire_watcher), so the first poke almost
+            # always finds the node's status; a node dbt never ran defers to the triggerer, which
+            # settles it. No reschedule loop: it races the scheduler (apache/airflow#71172).
+            "deferrable": True,
+            "poke_interval": 5,
         },
         default_args={**default_args, "retries": 0},
     )
 
-    _sensors_after_producer(transform)
+    _wire_watcher(transform)
 
-    @task
+    # Runs when the build was skipped too (a cleared run), to fail loudly instead of publishing nothing.
+    @task(pool=WAREHOUSE_POOL, trigger_rule="none_failed")
     def dbt_results() -> dict[str, Any]:
-        return tasks.dbt_run_results()
+        summary = get_current_context()["ti"].xcom_pull(
+            task_ids="transform.dbt_producer_watcher", key=tasks.DBT_SUMMARY_XCOM_KEY
+        )
+        try:
+            return tasks.dbt_run_results(summary)
+        except tasks.DbtBuildMissingError as exc:
+            raise AirflowFailException(str(exc)) from exc
 
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def quality_gate() -> dict[str, Any]:
         from drp.quality.errors import QualityGateError
 
@@ -181,7 +193,7 @@ def orders_elt_daily() -> None:
             # Data that broke a critical expectation will break it again: fail now, no retries.
             raise AirflowFailException(str(exc)) from exc
 
-    @task(outlets=MART_ASSETS)
+    @task(outlets=MART_ASSETS, pool=WAREHOUSE_POOL)
     def publish(dbt_summary: dict[str, Any], quality: dict[str, Any]) -> dict[str, Any]:
         start, _end = _interval()
         extra = {"dbt": dbt_summary, "quality": quality}

@@ -235,19 +235,15 @@ def backfill(
     start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD)")],
     end: Annotated[str, typer.Option(help="Last day, inclusive (YYYY-MM-DD)")],
 ) -> None:
-    """Run the daily pipeline for each day from START to END (inclusive), oldest first."""
-    from datetime import timedelta
-
-    from drp.orchestration.run import format_summary, run_day
+    """Backfill START..END (inclusive) as an Airflow backfill: one run per day, oldest first."""
+    from drp.orchestration.run import backfill as run_backfill
 
     settings = _settings()
-    day, last = _day(start, "START"), _day(end, "END")
-    if last < day:
+    first, last = _day(start, "START"), _day(end, "END")
+    if last < first:
         raise PlatformError(f"backfill END {end} is before START {start}")
-    while day <= last:
-        summary = run_day(settings, day, echo=typer.echo)
-        typer.echo(format_summary(settings, summary) + "\n")
-        day += timedelta(days=1)
+    summaries = run_backfill(settings, first, last, echo=typer.echo)
+    typer.echo(f"backfill done: {len(summaries)} days succeeded")
 
 
 def main() -> None:

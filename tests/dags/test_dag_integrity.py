@@ -67,3 +67,20 @@ def test_daily_dag_shape(dagbag: Any) -> None:
         assert task.on_failure_callback and task.on_success_callback, task.task_id
     assert dag.on_failure_callback and dag.on_success_callback
     assert set(dag.params.keys()) >= {"full_refresh", "interval_start", "interval_end", "faults"}
+
+
+def test_warehouse_tasks_share_one_pool_and_sensors_follow_the_build(dagbag: Any) -> None:
+    from drp.orchestration.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
+
+    dag = dagbag.dags["orders_elt_daily"]
+    # Every task that opens DuckDB or dbt's target folder queues on the one-slot pool, so a backfill
+    # run and a scheduled run never contend for the warehouse.
+    for task_id in ("transform.dbt_producer_watcher", "dbt_results", "quality_gate", "publish"):
+        assert dag.get_task(task_id).pool == WAREHOUSE_POOL, task_id
+    assert WAREHOUSE_POOL_SLOTS == 1
+    sensors = [t for t in dag.tasks if t.task_id.startswith("transform.") and hasattr(t, "poke")]
+    assert sensors
+    for sensor in sensors:
+        assert "transform.dbt_producer_watcher" in sensor.get_flat_relative_ids(upstream=True), sensor.task_id
+        # No reschedule loop (it races the scheduler, apache/airflow#71172): poke once, else defer.
+        assert sensor.deferrable is True and sensor.mode == "poke", sensor.task_id

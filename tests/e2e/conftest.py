@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 
+from drp.orchestration.run import DAG_ID
 from drp.settings import PROJECT_ROOT, Settings, get_settings
 from drp.transform.dbt_runner import dbt_env
 
@@ -50,24 +53,67 @@ def webhook() -> Iterator[WebhookReceiver]:
     receiver.close()
 
 
-@pytest.fixture(scope="session")
-def daily_dag(settings: Settings, webhook: WebhookReceiver) -> Iterator[Any]:
-    """The real DAG object, with the task environment a supervised Airflow worker has."""
+def keep_scheduler_off(settings: Settings) -> None:
+    """Keep the scheduler away from the DAG while `dag.test()` runs it in this process.
+
+    The scheduler examines every running run of an unpaused DAG, a `dag.test()` run included, and
+    would run the same tasks a second time. So the DAG is paused, and any run the scheduler still
+    has in flight (left by an earlier `drp run`) is stopped.
+    """
+    from drp.orchestration.airflow_api import AirflowClient
+
+    client = AirflowClient(settings)
+    try:
+        client.wait_for_dag(DAG_ID)
+        client.set_paused(DAG_ID, True)
+        active = client.call(
+            "GET", f"/dags/{DAG_ID}/dagRuns", params={"state": ["running", "queued"], "limit": 100}
+        )["dag_runs"]
+        for run in active:
+            client.call("PATCH", f"/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}", json={"state": "failed"})
+        deadline = time.monotonic() + 120
+        while active and time.monotonic() < deadline:  # let their task processes exit
+            busy = [
+                t
+                for run in active
+                for t in client.task_instances(DAG_ID, run["dag_run_id"])
+                if t["state"] in {"running", "deferred", "queued"}
+            ]
+            if not busy:
+                break
+            time.sleep(2)
+    finally:
+        client.close()
+
+
+@contextmanager
+def dag_under_test(settings: Settings, webhook: WebhookReceiver, **env: str) -> Iterator[Any]:
+    """The real DAG object, with the task environment a supervised Airflow worker has (plus `env`)."""
     from drp.stack.native import parse_dbt_project
 
+    keep_scheduler_off(settings)
     saved = dict(os.environ)
     os.environ.update({k: v for k, v in dbt_env(settings).items() if k.startswith(("DRP_", "DBT_"))})
     os.environ["DRP_ALERT_WEBHOOK_URL"] = webhook.url
+    os.environ.update(env)
     get_settings.cache_clear()
-    parse_dbt_project(settings)
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        parse_dbt_project(get_settings())
+        from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
-    assert bag.import_errors == {}
-    yield bag.dags["orders_elt_daily"]
-    os.environ.clear()
-    os.environ.update(saved)
-    get_settings.cache_clear()
+        bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+        assert bag.import_errors == {}
+        yield bag.dags[DAG_ID]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def daily_dag(settings: Settings, webhook: WebhookReceiver) -> Iterator[Any]:
+    with dag_under_test(settings, webhook) as dag:
+        yield dag
 
 
 def run_conf(day: date, **extra: Any) -> dict[str, Any]:

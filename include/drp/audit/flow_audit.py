@@ -98,7 +98,10 @@ def dag_row(settings: Settings, context: Context, status: str) -> dict[str, Any]
         ).fetchall()
     # The last try of each task decides its state.
     tasks: dict[str, tuple[Any, ...]] = {row[0]: row for row in rows}
-    started = _value(dag_run, "start_date") or min((r[2] for r in rows if r[2]), default=None)
+    # `dag.test()` stamps start_date with the logical date; run_after is when it really began
+    # (for scheduled, triggered and backfill runs run_after <= start_date, so start_date wins).
+    stamps = [s for s in (_value(dag_run, "start_date"), _value(dag_run, "run_after")) if s is not None]
+    started = max(stamps) if stamps else min((r[2] for r in rows if r[2]), default=None)
     ended = _value(dag_run, "end_date") or _now()
     failed = sorted(t for t, r in tasks.items() if r[1] == "failed")
     metadata = {

@@ -58,8 +58,51 @@ class AirflowClient:
                 )
             time.sleep(1)
 
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+
     def unpause(self, dag_id: str) -> None:
-        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        self.set_paused(dag_id, False)
+
+    def is_paused(self, dag_id: str) -> bool:
+        return bool(self.call("GET", f"/dags/{dag_id}")["is_paused"])
+
+    def create_backfill(
+        self,
+        dag_id: str,
+        *,
+        first: datetime,
+        last: datetime,
+        max_active_runs: int = 1,
+        reprocess: str = "none",
+    ) -> dict[str, Any]:
+        """An Airflow backfill: one run per logical date in `[first, last]`, shown as such in the UI.
+
+        Airflow reprocesses a day that has a run by clearing that run; `drp backfill` deletes them
+        first instead (a cleared run does not rebuild, see `drp.orchestration.run.run_day`).
+        """
+        body = {
+            "dag_id": dag_id,
+            "from_date": first.isoformat(),
+            "to_date": last.isoformat(),
+            "max_active_runs": max_active_runs,
+            "reprocess_behavior": reprocess,
+        }
+        return dict(self.call("POST", "/backfills", json=body))
+
+    def runs_between(self, dag_id: str, first: datetime, last: datetime) -> list[dict[str, Any]]:
+        """Runs of the DAG whose logical date lies in `[first, last]`, oldest first."""
+        body = self.call(
+            "GET",
+            f"/dags/{dag_id}/dagRuns",
+            params={
+                "logical_date_gte": first.isoformat(),
+                "logical_date_lte": last.isoformat(),
+                "order_by": "logical_date",
+                "limit": 1000,
+            },
+        )
+        return list(body.get("dag_runs", []))
 
     def trigger(
         self, dag_id: str, *, run_id: str, start: datetime, end: datetime, conf: dict[str, Any] | None = None
@@ -81,10 +124,6 @@ class AirflowClient:
         )
         return list(body.get("dag_runs", []))
 
-    def clear_run(self, dag_id: str, run_id: str) -> None:
-        """Rerun an existing run from scratch (its tasks are cleared and scheduled again)."""
-        self.call("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
-
     def delete_run(self, dag_id: str, run_id: str) -> None:
         self.call("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
 
@@ -94,6 +133,15 @@ class AirflowClient:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         body = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 500})
         return list(body.get("task_instances", []))
+
+    def ensure_pool(self, name: str, slots: int, description: str) -> None:
+        """Create the pool, or set its size when it exists."""
+        response = self._http.get(f"/api/v2/pools/{name}")
+        body = {"name": name, "slots": slots, "description": description, "include_deferred": False}
+        if response.status_code == 404:
+            self.call("POST", "/pools", json=body)
+        elif response.json().get("slots") != slots:
+            self.call("PATCH", f"/pools/{name}", json=body)
 
     def close(self) -> None:
         self._http.close()

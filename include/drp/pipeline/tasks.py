@@ -8,8 +8,10 @@ Heavy libraries are imported inside the functions so the DAG file parses fast.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from drp.errors import PlatformError
 from drp.settings import Settings, get_settings
 
 ENTITIES = ("customers", "products", "orders")
@@ -189,17 +191,34 @@ def dbt_summary(nodes: list[Any]) -> dict[str, Any]:
     }
 
 
-def dbt_run_results(settings: Settings | None = None) -> dict[str, Any]:
-    """Summary of the last dbt invocation's run_results.json (after the Cosmos producer ran)."""
-    import json
+DBT_SUMMARY_XCOM_KEY = "drp_dbt_summary"
 
-    from drp.transform.dbt_runner import DBT_TARGET_DIR, _node
 
-    path = DBT_TARGET_DIR / "run_results.json"
-    if not path.exists():
-        return {"records_processed": 0, "note": "no run_results.json"}
-    body = json.loads(path.read_text())
-    return dbt_summary([_node(item) for item in body.get("results", [])])
+class DbtBuildMissingError(PlatformError):
+    """The run's dbt build did not run in this try of the run (nothing to validate or publish)."""
+
+
+def push_dbt_summary(project_dir: str, **_: Any) -> None:
+    """Cosmos producer callback: summarize dbt's run results before Cosmos deletes its temporary
+    project copy, and keep the summary as the producer's XCom (cleared with the run)."""
+    from airflow.sdk import get_current_context
+
+    from drp.transform.dbt_runner import parse_run_results
+
+    nodes = parse_run_results(Path(project_dir) / "target" / "run_results.json")
+    # The task's own context: Cosmos hands callbacks a context it keeps between executions.
+    get_current_context()["ti"].xcom_push(key=DBT_SUMMARY_XCOM_KEY, value=dbt_summary(nodes))
+
+
+def dbt_run_results(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """The dbt build's summary the producer left for this try of the run, or a clear error."""
+    if not summary:
+        raise DbtBuildMissingError(
+            "the dbt build did not run in this try of the run: the Cosmos watcher producer skips "
+            "itself when a run is cleared or retried. Trigger a new run for the day instead "
+            "(`make run DATE=YYYY-MM-DD` replaces the day's run)."
+        )
+    return summary
 
 
 def quality_gate(

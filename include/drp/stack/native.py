@@ -155,6 +155,18 @@ def airflow_db_migrate(settings: Settings) -> None:
         raise StackError("`airflow db migrate` failed", service="airflow", log=str(log))
 
 
+def ensure_airflow_pools(settings: Settings) -> None:
+    """The pools the DAG's tasks name (a task in a missing pool is never scheduled)."""
+    from drp.orchestration.airflow_api import AirflowClient
+    from drp.orchestration.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS
+
+    client = AirflowClient(settings)
+    try:
+        client.ensure_pool(WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS, WAREHOUSE_POOL_DESCRIPTION)
+    finally:
+        client.close()
+
+
 def parse_dbt_project(settings: Settings) -> None:
     """Write dbt's manifest, which the DAG renders its dbt tasks from (Cosmos, no dbt at parse time)."""
     from drp.pipeline.tasks import prepare_warehouse
@@ -236,6 +248,7 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
         sup.start(prog)
 
     checks = _wait(settings, sup, all_checks, deadline, echo)
+    ensure_airflow_pools(settings)
     return UpReport(False, mode, time.monotonic() - started, checks)
 
 

@@ -479,6 +479,13 @@ def _parse_results(
     )
 
 
+def parse_run_results(path: Path) -> list[NodeResult]:
+    """The nodes of a dbt `run_results.json` (empty when the file is missing)."""
+    if not path.exists():
+        return []
+    return [_node(item) for item in json.loads(path.read_text()).get("results", [])]
+
+
 def _node(item: Mapping[str, Any]) -> NodeResult:
     unique_id = str(item["unique_id"])
     parts = unique_id.split(".")

@@ -1,0 +1,119 @@
+"""`drp run` and `drp backfill` (what `make run` and `make backfill` call) drive real runs under the
+Airflow scheduler through the REST API.
+
+`drp run` uses its default day, yesterday: the latest interval, so unpausing the DAG does not make
+the scheduler start a second, scheduled run next to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from drp.orchestration.airflow_api import AirflowClient
+from drp.orchestration.run import DAG_ID
+from drp.publish.snapshots import MARTS
+from drp.settings import Settings
+from tests.e2e.conftest import WebhookReceiver, dag_under_test, run_day
+
+pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
+DRP = str(Path(sys.executable).parent / "drp")
+BACKFILL_DAYS = [date(2025, 5, 6), date(2025, 5, 7), date(2025, 5, 8)]
+LINEAGE = ("batch_id", "ingested_at")  # which batch delivered a row legitimately differs
+LATER_KNOWLEDGE = ("valid_to", "is_current")  # a dimension version closes when a later one arrives
+
+
+def test_drp_run_triggers_watches_and_summarizes_yesterday() -> None:
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    result = subprocess.run([DRP, "run"], capture_output=True, text=True, timeout=1200, check=False)
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert f"triggered orders_elt_daily run manual__{yesterday}" in out
+    assert ": success in" in out
+    for layer in ("raw (API → Postgres):", "quality gate: passed", "published snapshots"):
+        assert layer in out, layer
+    assert "dbt: 0 models" not in out and " models built, " in out
+    for model in MARTS:
+        assert f"analytics/{model}/snapshot_date={yesterday}/{model}.parquet" in out
+    assert "Airflow UI: http://" in out
+
+
+def _slices(path: Path, days: list[date]) -> dict[str, str]:
+    """A digest per mart of the rows those days produced (lineage columns aside).
+
+    For the SCD2 customers: the versions of the days' customers that had begun by the end of the
+    last day, without `valid_to`/`is_current`, which later runs legitimately change.
+    """
+    first, last = days[0], days[-1]
+    queries = {
+        "fct_orders": "select {cols} from analytics.fct_orders where order_date between ? and ?",
+        "fct_order_lines": "select {cols} from analytics.fct_order_lines where order_date between ? and ?",
+        "daily_order_metrics": "select {cols} from analytics.daily_order_metrics where order_date between ? and ?",
+        "dim_customers": (
+            "select {cols} from analytics.dim_customers where valid_from < ? + interval 1 day "
+            "and customer_id in (select customer_id from analytics.fct_orders where order_date between ? and ?)"
+        ),
+    }
+    digests = {}
+    with duckdb.connect(str(path), read_only=True) as con:
+        for model, query in queries.items():
+            columns = [r[0] for r in con.execute(f"describe analytics.{model}").fetchall()]
+            dropped = LINEAGE + (LATER_KNOWLEDGE if model == "dim_customers" else ())
+            cols = ", ".join(c for c in columns if c not in dropped)
+            params = [last, first, last] if model == "dim_customers" else [first, last]
+            rows = con.execute(query.format(cols=cols) + " order by all", params).fetchall()
+            assert rows, (model, path)
+            digests[model] = hashlib.sha256(repr(rows).encode()).hexdigest()
+    return digests
+
+
+def test_a_three_day_backfill_equals_three_single_runs(
+    settings: Settings, webhook: WebhookReceiver, tmp_path: Path
+) -> None:
+    first, last = BACKFILL_DAYS[0], BACKFILL_DAYS[-1]
+    result = subprocess.run(
+        [DRP, "backfill", "--start", first.isoformat(), "--end", last.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=2400,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert out.count(": success in") == 3 and "backfill done: 3 days succeeded" in out
+
+    # Airflow recorded a backfill of the range, and three successful backfill runs, one per day.
+    lo = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    hi = datetime(last.year, last.month, last.day, tzinfo=UTC)
+    client = AirflowClient(settings)
+    try:
+        runs = client.runs_between(DAG_ID, lo, hi)
+        backfills = client.call("GET", "/backfills", params={"dag_id": DAG_ID})["backfills"]
+    finally:
+        client.close()
+    assert [(r["run_type"], r["state"]) for r in runs] == [("backfill", "success")] * 3
+    assert [r["logical_date"][:10] for r in runs] == [d.isoformat() for d in BACKFILL_DAYS]
+    assert any(datetime.fromisoformat(b["from_date"]) == lo for b in backfills)
+    backfilled = _slices(settings.duckdb_path, BACKFILL_DAYS)
+
+    # The same days as three single runs, built into a warehouse of their own.
+    own = tmp_path / "singles.duckdb"
+    with dag_under_test(settings, webhook, DRP_DUCKDB_PATH=str(own)) as dag:
+        for day in BACKFILL_DAYS:
+            run = run_day(dag, day)
+            state: Any = getattr(run.state, "value", run.state)
+            assert state == "success", (day, {t.task_id: t.state for t in run.get_task_instances()})
+    assert _slices(own, BACKFILL_DAYS) == backfilled
+
+
+def test_drp_run_rejects_a_bad_date_in_one_line() -> None:
+    result = subprocess.run([DRP, "run", "--date", "2025-13-40"], capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
