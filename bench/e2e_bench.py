@@ -281,7 +281,8 @@ class SensorRaceHealer:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
 
     def _loop(self) -> None:
         client: AirflowClient | None = None
