@@ -135,7 +135,7 @@ def orders_elt_daily() -> None:
         start, end = _interval()
         return tasks.ingest("orders", start, end, faults=get_current_context()["params"]["faults"])
 
-    @task
+    @task(pool=WAREHOUSE_POOL)  # reads the warehouse's high-water mark
     def prepare_warehouse(*loads: dict[str, Any]) -> dict[str, Any]:
         start, end = _interval()
         return tasks.prepare_warehouse(start, end, list(loads))

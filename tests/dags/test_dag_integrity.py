@@ -75,7 +75,13 @@ def test_warehouse_tasks_share_one_pool_and_sensors_follow_the_build(dagbag: Any
     dag = dagbag.dags["orders_elt_daily"]
     # Every task that opens DuckDB or dbt's target folder queues on the one-slot pool, so a backfill
     # run and a scheduled run never contend for the warehouse.
-    for task_id in ("transform.dbt_producer_watcher", "dbt_results", "quality_gate", "publish"):
+    for task_id in (
+        "prepare_warehouse",
+        "transform.dbt_producer_watcher",
+        "dbt_results",
+        "quality_gate",
+        "publish",
+    ):
         assert dag.get_task(task_id).pool == WAREHOUSE_POOL, task_id
     assert WAREHOUSE_POOL_SLOTS == 1
     sensors = [t for t in dag.tasks if t.task_id.startswith("transform.") and hasattr(t, "poke")]

@@ -44,14 +44,35 @@ def _utc(value: datetime | str) -> datetime:
     return datetime(*aware.timetuple()[:6], aware.microsecond, tzinfo=UTC)
 
 
-def dbt_interval(start: datetime, end: datetime, loads: list[dict[str, Any]]) -> tuple[datetime, datetime]:
-    """The interval dbt must (re)build: the run's, widened back to any history day loaded by this run.
+def dbt_interval(
+    start: datetime, end: datetime, loads: list[dict[str, Any]], high_water: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The interval dbt must (re)build: the run's, widened back to raw the warehouse has not seen.
 
-    Incremental models only pick up raw rows of the interval they are given; history loaded for
-    earlier days (a dimension's first load) would otherwise never reach the warehouse.
+    Incremental models only pick up raw rows of the interval they are given. Two kinds of raw
+    would otherwise never reach the warehouse: history days loaded by this run (a dimension's
+    first load), and batches between the warehouse's high-water mark (the end of the latest
+    interval it holds) and this run, e.g. dimension days loaded by a run for a later day into
+    another warehouse, or a run for a later day after a gap.
     """
     earliest = [_utc(load["history_from"]) for load in loads if load.get("history_from")]
+    if high_water is not None and high_water < start:
+        earliest.append(_utc(high_water))
     return (min([start, *earliest]), end)
+
+
+def warehouse_high_water(settings: Settings) -> datetime | None:
+    """The end of the latest raw interval the warehouse holds (None for a new warehouse)."""
+    import duckdb
+
+    if not settings.duckdb_path.exists():
+        return None
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        try:
+            row = con.execute("select max(batch_interval_end) from staging.customer_versions").fetchone()
+        except duckdb.CatalogException:
+            return None
+    return row[0] if row and row[0] is not None else None
 
 
 def ingest(
@@ -156,7 +177,7 @@ def prepare_warehouse(
         "extension_dir": str(ext),
     }
     if start is not None and end is not None:
-        dbt_start, dbt_end = dbt_interval(start, end, loads or [])
+        dbt_start, dbt_end = dbt_interval(start, end, loads or [], warehouse_high_water(settings))
         result |= {"dbt_interval_start": dbt_start.isoformat(), "dbt_interval_end": dbt_end.isoformat()}
     return result
 
