@@ -18,6 +18,15 @@ from drp.orchestration.run import DAG_ID
 from drp.settings import PROJECT_ROOT, Settings, get_settings
 from drp.transform.dbt_runner import dbt_env
 
+# Which batch delivered a row, and when, legitimately differs between runs of the same data.
+LINEAGE = ("batch_id", "ingested_at")
+
+
+def business_columns(con: Any, relation: str, dropped: tuple[str, ...] = LINEAGE) -> str:
+    """The relation's columns, minus `dropped`, as a select list."""
+    columns = [r[0] for r in con.execute(f"describe {relation}").fetchall()]
+    return ", ".join(c for c in columns if c not in dropped)
+
 
 class WebhookReceiver:
     """A local Slack-compatible webhook: records every JSON body it receives."""

@@ -19,7 +19,7 @@ from minio.error import S3Error
 from drp.publish.snapshots import MARTS, manifest_key, snapshot_key
 from drp.settings import Settings
 from drp.storage.object_store import client
-from tests.e2e.conftest import WebhookReceiver, run_day
+from tests.e2e.conftest import WebhookReceiver, business_columns, run_day
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
 
@@ -31,17 +31,12 @@ def _states(dag_run: Any) -> dict[str, str]:
     return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
 
 
-# A rerun replaces the interval's raw batch, so lineage (which batch, when) legitimately changes.
-LINEAGE = ("batch_id", "ingested_at")
-
-
 def _marts_digest(settings: Settings) -> dict[str, tuple[int, int]]:
     """Per mart: row count and an order-independent sum of row hashes (lineage columns aside)."""
     digests = {}
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         for model in MARTS:
-            columns = [r[0] for r in con.execute(f"describe analytics.{model}").fetchall()]
-            business = ", ".join(c for c in columns if c not in LINEAGE)
+            business = business_columns(con, f"analytics.{model}")
             row = con.execute(
                 f"select count(*), sum(hash({business})::hugeint) from analytics.{model}"
             ).fetchone()

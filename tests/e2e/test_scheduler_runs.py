@@ -21,12 +21,11 @@ from drp.orchestration.airflow_api import AirflowClient
 from drp.orchestration.run import DAG_ID
 from drp.publish.snapshots import MARTS
 from drp.settings import Settings
-from tests.e2e.conftest import WebhookReceiver, dag_under_test, run_day
+from tests.e2e.conftest import LINEAGE, WebhookReceiver, business_columns, dag_under_test, run_day
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
 DRP = str(Path(sys.executable).parent / "drp")
 BACKFILL_DAYS = [date(2025, 5, 6), date(2025, 5, 7), date(2025, 5, 8)]
-LINEAGE = ("batch_id", "ingested_at")  # which batch delivered a row legitimately differs
 LATER_KNOWLEDGE = ("valid_to", "is_current")  # a dimension version closes when a later one arrives
 
 
@@ -64,9 +63,8 @@ def _slices(path: Path, days: list[date]) -> dict[str, str]:
     digests = {}
     with duckdb.connect(str(path), read_only=True) as con:
         for model, query in queries.items():
-            columns = [r[0] for r in con.execute(f"describe analytics.{model}").fetchall()]
             dropped = LINEAGE + (LATER_KNOWLEDGE if model == "dim_customers" else ())
-            cols = ", ".join(c for c in columns if c not in dropped)
+            cols = business_columns(con, f"analytics.{model}", dropped)
             params = [last, first, last] if model == "dim_customers" else [first, last]
             rows = con.execute(query.format(cols=cols) + " order by all", params).fetchall()
             assert rows, (model, path)

@@ -118,11 +118,7 @@ class AirflowClient:
 
     def runs_for_logical_date(self, dag_id: str, logical_date: datetime) -> list[dict[str, Any]]:
         """Existing runs of the DAG for exactly this logical date (at most one)."""
-        stamp = logical_date.isoformat()
-        body = self.call(
-            "GET", f"/dags/{dag_id}/dagRuns", params={"logical_date_gte": stamp, "logical_date_lte": stamp}
-        )
-        return list(body.get("dag_runs", []))
+        return self.runs_between(dag_id, logical_date, logical_date)
 
     def delete_run(self, dag_id: str, run_id: str) -> None:
         self.call("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
