@@ -1,15 +1,21 @@
-"""End to end: one daily run of `orders_elt_daily` under the Airflow scheduler, timed from its metadata.
+"""End to end: daily runs of `orders_elt_daily` under the Airflow scheduler, timed from its metadata.
 
-    uv run --frozen python bench/e2e_bench.py [--days 2024-06-03,2024-06-04] [--json-out FILE]
+    uv run --frozen python bench/e2e_bench.py [--orders-per-day 100000] [--days 2024-01-10,...]
+        [--warmup 1] [--json-out FILE]
 
-For each day (one run each, one after the other), triggers the DAG through Airflow's REST API for
+By default the bench runs in a deployment of its own: it stops the native stack, starts it again
+with a 100,000 orders/day source and fresh databases (platform and Airflow metadata), DuckDB file
+and buckets, runs the days, removes all of that and restarts the platform's stack as it was
+(`bench_stack`). The source's world is keyed by its volume, so a 100k day cannot share the
+platform's 10k history. `--orders-per-day 0` runs on the running stack as it is instead.
+
+For each day (one run each, in order), triggers the DAG through Airflow's REST API for
 `[day, day + 1)` (`drp.orchestration.run.run_day`), waits for it, then reads Airflow's metadata
 database (`dag_run`, `task_instance`, `task_instance_history`, `task_reschedule`) for that run:
 
 * **wall**: the run's `start_date` → `end_date` (the scheduler's view: from the run being picked
   up, so time spent queued behind another run of the DAG is reported apart as `run_queue_wait`);
-* **Σ task time**: the sum of every task execution (every try). A reschedule-mode sensor counts
-  with its last poke: Airflow 3 keeps no duration for earlier pokes (`sensor_pokes_untimed`);
+* **Σ task time**: the sum of every task execution (every try);
 * **work tasks**: every task but Cosmos' per-model watcher sensors (`Dbt*WatcherOperator`), i.e.
   the loads, prepare, the one `dbt build` (producer), dbt_results, quality gate and publish;
   `work_busy` is the union of their running intervals (parallel loads counted once);
@@ -21,45 +27,36 @@ database (`dag_run`, `task_instance`, `task_instance_history`, `task_reschedule`
   `scheduled_dttm` → `queued_dttm`, and per work task the hand-off gap: its start − the latest end
   among its upstream tasks (what a task waits for once its inputs are done).
 
-How the run is driven, and why (each is reported in the JSON):
-
-* the interval is also passed as the DAG's `interval_start`/`interval_end` params (strings, as
-  tests/e2e do): with only Airflow's pendulum data interval the loads fail under the scheduler
-  (`TypeError: can't compare offset-naive and offset-aware datetimes` in `split_window`);
-* with `--heal`, watcher sensors failed by Airflow's reschedule race (apache/airflow#71172) are
-  cleared while the run is running (`SensorRaceHealer`). Only reschedule-mode sensors hit that
-  race; the DAG's sensors are now deferrable and start after the build, so it is off by default;
-* a day whose dbt found the warehouse locked by another process (a test's dag.test() on the same
-  DuckDB file) is run again after `--lock-wait` seconds, up to `--lock-retries` times;
-* a run stopped by the quality gate (a data verdict) is `measured` (every stage but publish ran).
-
-The generator's volume is that of the running service (`DRP_GENERATOR_ORDERS_PER_DAY`): the DAG's
-ingest reads `settings.generator_url`, with no per-run override, so a 100k-orders day cannot be
-run through the scheduler without changing the platform. The orders loaded are reported.
-
-An earlier finished run of the same logical date is deleted first (Airflow allows one run per
-logical date); the DAG's paused state is restored afterwards (run_day unpauses it). Use days no
-test uses (tests use 2025-03-xx): a rerun of a day replaces its batches, exactly once.
+The first `--warmup` runs are reported but flagged: the first run of a new deployment also loads
+every day of customer and product history before its day. A run stopped by the quality gate (a
+data verdict) is `measured` (every stage but publish ran).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
-import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from minio.deleteobjects import DeleteObject
+from psycopg import sql
 
 from _common import log
 from drp.orchestration.airflow_api import AirflowClient
 from drp.orchestration.run import DAG_ID, PipelineRunError, run_day
 from drp.settings import Settings, get_settings
+from drp.stack import docker, native
+from drp.stack.supervisor import Supervisor
+from drp.storage import object_store
 
 SENSOR_OPERATORS = ("DbtRunWatcherOperator", "DbtTestWatcherOperator")
 NOT_EXECUTED = {"upstream_failed", "skipped", "removed", None}
@@ -238,142 +235,110 @@ def run_metrics(settings: Settings, run_id: str, upstream: dict[str, list[str]])
     }
 
 
-def clear_previous_run(settings: Settings, start: datetime) -> None:
-    """Delete a finished earlier run of this logical date (Airflow allows one run per logical date)."""
-    client = AirflowClient(settings)
-    try:
-        runs = client.call(
-            "GET",
-            f"/dags/{DAG_ID}/dagRuns",
-            params={"logical_date_gte": start.isoformat(), "logical_date_lte": start.isoformat()},
-        ).get("dag_runs", [])
-        for run in runs:
-            if run["state"] not in {"success", "failed"}:
-                raise RuntimeError(f"run {run['dag_run_id']} of {start.date()} is still {run['state']}")
-            log(f"  deleting the earlier run {run['dag_run_id']} ({run['state']}) of {start.date()}")
-            client.call("DELETE", f"/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}")
-    finally:
-        client.close()
+def bench_settings(base: Settings, orders_per_day: int) -> dict[str, str]:
+    """`DRP_*` values of the bench's own deployment: a world, databases, warehouse and buckets of its own."""
+    tag = f"e2e_{orders_per_day}"
+    return {
+        "DRP_GENERATOR_ORDERS_PER_DAY": str(orders_per_day),
+        "DRP_GENERATOR_FAULTS": "",
+        "DRP_POSTGRES_DB": f"drp_bench_{tag}",
+        "DRP_AIRFLOW_DB": f"airflow_bench_{tag}",
+        "DRP_DUCKDB_PATH": str(base.state_dir / "bench" / f"{tag}.duckdb"),
+        "DRP_S3_BUCKET_RAW": f"drp-bench-{tag.replace('_', '-')}-raw",
+        "DRP_S3_BUCKET_ANALYTICS": f"drp-bench-{tag.replace('_', '-')}-analytics",
+        # Only the runs the bench triggers: no scheduled run competes with them.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+    }
 
 
-class SensorRaceHealer:
-    """Clears watcher sensors that Airflow failed by a known race, so the run can finish.
+def drop_bench_state(base: Settings, bench: Settings) -> None:
+    """Drop the bench deployment's databases and warehouse (the stack must be down)."""
+    with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as admin:
+        for database in (bench.postgres_db, bench.airflow_db):
+            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database)))
+    for path in (bench.duckdb_path, bench.duckdb_path.with_suffix(".duckdb.wal")):
+        path.unlink(missing_ok=True)
 
-    Airflow 3.3 can fail a reschedule-mode sensor when the executor's "success" for one poke is
-    processed after the next poke was queued ("finished with state success, but the task
-    instance's state attribute is queued"; apache/airflow#71172, fix pending in #71194). With
-    the DAG's `poke_interval=1` on a busy 2-core machine it hits most runs. A watcher sensor only
-    reports what the single dbt producer did, so clearing it (and its downstream) while the run
-    is still running changes no data; each heal is counted and its cost stays in the wall time.
+
+def empty_buckets(settings: Settings) -> None:
+    """Delete the bench buckets and everything in them (the object store must be up)."""
+    s3 = object_store.client(settings)
+    for bucket in object_store.platform_buckets(settings):
+        if not s3.bucket_exists(bucket):
+            continue
+        listed = s3.list_objects(bucket, recursive=True)
+        objects = (DeleteObject(o.object_name) for o in listed if o.object_name)
+        for error in s3.remove_objects(bucket, objects):
+            log(f"  could not delete s3://{bucket}/{error.name}: {error.message}")
+        s3.remove_bucket(bucket)
+
+
+@contextmanager
+def bench_stack(orders_per_day: int) -> Iterator[Settings]:
+    """The native stack restarted as a deployment of its own at `orders_per_day`, then restored.
+
+    The source's world is keyed by its volume: a 100k day loaded next to the platform's 10k
+    history would leave orders whose customers the warehouse never saw (and corrupt the
+    platform's raw). So the bench gets its own generator volume, platform and Airflow databases,
+    DuckDB file and buckets, created fresh and removed afterwards; the platform's stack is started
+    again as it was (`drp up` also restarts a stack whose data settings differ, should this
+    process die before restoring it).
     """
-
-    def __init__(self, settings: Settings, max_per_task: int = 3) -> None:
-        self.settings = settings
-        self.max_per_task = max_per_task
-        self.run_id: str | None = None
-        self.heals: list[dict[str, Any]] = []
-        self._counts: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
-
-    def _loop(self) -> None:
-        client: AirflowClient | None = None
+    if docker.engine_available():
+        raise SystemExit("the e2e bench restarts the native stack; with Docker, run it on the running stack")
+    base = get_settings()
+    was_running = Supervisor(base).running()
+    overrides = bench_settings(base, orders_per_day)
+    saved = {name: os.environ.get(name) for name in overrides}
+    echo = lambda line: log(f"  {line}")  # noqa: E731
+    log(f"e2e: restarting the stack as a bench deployment at {orders_per_day:,} orders/day")
+    native.down(base, echo=echo)
+    os.environ.update(overrides)
+    get_settings.cache_clear()
+    bench = get_settings()
+    try:
+        drop_bench_state(base, bench)
+        report = native.up(bench, timeout=600, echo=echo)
+        log(f"e2e: bench deployment healthy in {report.seconds:.0f}s")
+        yield bench
+    finally:
         try:
-            while not self._stop.wait(1.0):
-                if self.run_id is None:
-                    continue
-                client = client or AirflowClient(self.settings)
-                self._heal(client, self.run_id)
-        except Exception as exc:  # noqa: BLE001  (a healer failure must not hide the run's outcome)
-            log(f"  sensor healer stopped: {exc!r}")
-        finally:
-            if client is not None:
-                client.close()
-
-    def _heal(self, client: AirflowClient, run_id: str) -> None:
-        tis = client.task_instances(DAG_ID, run_id)
-        failed = [ti for ti in tis if ti.get("state") == "failed"]
-        if any(ti.get("operator") not in SENSOR_OPERATORS for ti in failed):
-            return  # a work task (or dbt itself) failed: the run's failure is real
-        to_clear = [ti["task_id"] for ti in failed if self._counts.get(ti["task_id"], 0) < self.max_per_task]
-        if failed and not to_clear:
-            return  # the same sensor keeps failing: let the run fail
-        if not failed:
-            # The scheduler may mark downstream tasks upstream_failed after a sensor was cleared
-            # (it propagated a failure it had read before the clear): clear those too.
-            to_clear = [ti["task_id"] for ti in tis if ti.get("state") == "upstream_failed"]
-        if not to_clear or client.dag_run(DAG_ID, run_id)["state"] != "running":
-            return
-        client.call(
-            "POST",
-            f"/dags/{DAG_ID}/clearTaskInstances",
-            json={
-                "dry_run": False,
-                "dag_run_id": run_id,
-                "task_ids": to_clear,
-                "only_failed": True,
-                "include_downstream": True,
-                "reset_dag_runs": False,
-            },
-        )
-        for task_id in to_clear:
-            self._counts[task_id] = self._counts.get(task_id, 0) + 1
-            self.heals.append({"task_id": task_id, "at": datetime.now(UTC).isoformat(), "stale": not failed})
-        what = "watcher sensor(s) failed by Airflow's reschedule race" if failed else "stale upstream_failed"
-        log(f"  cleared {len(to_clear)} {what}: {to_clear}")
+            empty_buckets(bench)
+        except Exception as exc:  # noqa: BLE001  (cleanup must not hide the bench's outcome)
+            log(f"  could not empty the bench buckets: {exc!r}")
+        native.down(bench, echo=echo)
+        drop_bench_state(base, bench)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+        if was_running:
+            log("e2e: restarting the platform's stack")
+            native.up(get_settings(), timeout=600, echo=echo)
 
 
 def bench_day(
-    settings: Settings,
-    day: date,
-    upstream: dict[str, list[str]],
-    timeout: float,
-    *,
-    interval_params: bool,
-    heal: bool,
+    settings: Settings, day: date, upstream: dict[str, list[str]], timeout: float
 ) -> dict[str, Any]:
     log(f"e2e: triggering {DAG_ID} for {day}")
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    # The same interval as the run's data interval, passed as the DAG's interval params (strings,
-    # as tests/e2e do): the task code then gets stdlib datetimes. With Airflow's pendulum
-    # data_interval_start the loads fail under the scheduler (see docs/benchmarks.md).
-    conf = (
-        {"interval_start": start.isoformat(), "interval_end": (start + timedelta(days=1)).isoformat()}
-        if interval_params
-        else None
-    )
     started = time.perf_counter()
     error = None
     run_id = None
-
-    healer = SensorRaceHealer(settings)
 
     def echo(line: str) -> None:
         nonlocal run_id
         if line.startswith("triggered "):
             run_id = line.split(" run ", 1)[1].split(" ", 1)[0]
-            healer.run_id = run_id
         log(f"  {line.strip()}")
 
-    clear_previous_run(settings, start)
     summary = None
-    if heal:
-        healer.start()
     try:
-        summary = run_day(settings, day, echo=echo, timeout=timeout, conf=conf)
+        summary = run_day(settings, day, echo=echo, timeout=timeout)
         run_id = summary.run_id
     except PipelineRunError as exc:
         error = str(exc)
-    finally:
-        healer.stop()
     client_seconds = time.perf_counter() - started
     if run_id is None:
         raise RuntimeError(f"the run for {day} was not triggered: {error}")
@@ -383,9 +348,6 @@ def bench_day(
         "day": day.isoformat(),
         "run_id": run_id,
         "client_seconds": round(client_seconds, 3),
-        "interval_params": interval_params,
-        "sensor_heals": len(healer.heals),
-        "healed": healer.heals,
         "error": error,
         "orders_loaded": (loads.get("load_orders") or {}).get("received"),
         "customers_loaded": (loads.get("load_customers") or {}).get("received"),
@@ -400,100 +362,65 @@ def bench_day(
     return result
 
 
-def warehouse_lock_holder(settings: Settings, run_id: str) -> str | None:
-    """The lock message when the run's dbt failed because another process held the DuckDB file."""
-    from drp.orchestration.run import log_location
-
-    path = Path(log_location(settings, run_id, "transform.dbt_producer_watcher", 1))
-    if not path.exists():
-        return None
-    for line in path.read_text(errors="replace").splitlines():
-        if "Could not set lock on file" in line:
-            start = line.find("Conflicting lock")
-            return line[start : start + 160] if start >= 0 else "Could not set lock"
-    return None
-
-
-def bench_day_retrying(
-    settings: Settings,
-    day: date,
-    upstream: dict[str, list[str]],
-    args: argparse.Namespace,
-) -> dict[str, Any]:
-    """One run; again (same day) when another process held the warehouse (the file has one writer)."""
-    lock_failures: list[dict[str, Any]] = []
-    for attempt in range(1 + args.lock_retries):
-        result = bench_day(
-            settings,
-            day,
-            upstream,
-            args.timeout,
-            interval_params=not args.no_interval_params,
-            heal=args.heal,
-        )
-        holder = None if result["measured"] else warehouse_lock_holder(settings, result["run_id"])
-        if holder is None:
-            break
-        lock_failures.append({"run_id": result["run_id"], "lock": holder})
-        log(f"e2e {day}: dbt could not lock the warehouse ({holder}); attempt {attempt + 1}")
-        if attempt < args.lock_retries:
-            time.sleep(args.lock_wait)
-    result["warehouse_lock_failures"] = lock_failures
-    return result
+def run_days(settings: Settings, days: list[date], warmup: int, timeout: float) -> list[dict[str, Any]]:
+    client = AirflowClient(settings)
+    try:
+        client.wait_for_dag(DAG_ID)
+        was_paused = client.is_paused(DAG_ID)
+    finally:
+        client.close()
+    upstream = upstream_map(settings)
+    runs: list[dict[str, Any]] = []
+    try:
+        for index, day in enumerate(days):
+            runs.append({**bench_day(settings, day, upstream, timeout), "warmup": index < warmup})
+    finally:
+        if was_paused:  # run_day unpauses the DAG
+            client = AirflowClient(settings)
+            try:
+                client.set_paused(DAG_ID, True)
+            finally:
+                client.close()
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--days", default="2024-06-03", help="comma-separated days, one run each")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for one run")
     parser.add_argument(
-        "--no-interval-params",
-        action="store_true",
-        help="trigger without the interval params (the run then uses Airflow's data interval objects)",
+        "--days",
+        default="2024-01-10,2024-01-11,2024-01-12,2024-01-13",
+        help="comma-separated days, one run each, in order",
     )
     parser.add_argument(
-        "--heal",
-        action="store_true",
-        help="clear watcher sensors failed by Airflow's reschedule race (only reschedule-mode sensors "
-        "hit it; the DAG's sensors are deferrable now, so this is off by default)",
-    )
-    parser.add_argument(
-        "--lock-retries",
+        "--warmup",
         type=int,
-        default=2,
-        help="reruns of a day whose dbt found the warehouse locked by another process",
+        default=1,
+        help="leading runs reported but not counted (the first run loads the dimensions' history)",
     )
-    parser.add_argument("--lock-wait", type=float, default=60, help="seconds to wait before such a rerun")
+    parser.add_argument(
+        "--orders-per-day",
+        type=int,
+        default=100_000,
+        help="the source's volume; 0: the running stack as it is (its volume, its databases)",
+    )
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for one run")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
     days = [date.fromisoformat(d.strip()) for d in args.days.split(",") if d.strip()]
 
-    settings = get_settings()
-    client = AirflowClient(settings)
-    try:
-        client.wait_for_dag(DAG_ID)
-        was_paused = bool(client.call("GET", f"/dags/{DAG_ID}")["is_paused"])
-    finally:
-        client.close()
-    upstream = upstream_map(settings)
-    runs: list[dict[str, Any]] = []
-    try:
-        for day in days:
-            runs.append(bench_day_retrying(settings, day, upstream, args))
-    finally:
-        if was_paused:
-            client = AirflowClient(settings)
-            try:
-                client.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": True})
-            finally:
-                client.close()
+    if args.orders_per_day:
+        with bench_stack(args.orders_per_day) as settings:
+            runs = run_days(settings, days, args.warmup, args.timeout)
+    else:
+        settings = get_settings()
+        runs = run_days(settings, days, args.warmup, args.timeout)
 
     report = {
         "dag_id": DAG_ID,
         "generator_orders_per_day": settings.generator_orders_per_day,
-        "note": "volume of the running generator: the DAG has no per-run source URL override",
+        "deployment": "bench" if args.orders_per_day else "platform",
         "runs": runs,
     }
     print(f"{'day':<12}{'state':<9}{'orders':>8}{'wall s':>9}{'Σ task s':>10}{'work busy s':>12}"
@@ -503,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{r['day']:<12}{r['state']:<9}{r['orders_loaded'] or 0:>8}{r['wall_seconds']:>9.1f}"
             f"{r['sum_task_seconds']:>10.1f}{r['work_busy_seconds']:>12.1f}{r['overhead_pct']:>9.1f}%"
-            f"{q['median']:>8.2f}/{q['max']:.2f}"
+            f"{q['median']:>8.2f}/{q['max']:.2f}{'  (warm-up)' if r['warmup'] else ''}"
         )
     document = json.dumps(report, default=str)
     if args.json_out:

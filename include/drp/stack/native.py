@@ -190,6 +190,35 @@ def _local_postgres_port(settings: Settings, env_file: Path) -> Settings:
     return load_settings(postgres_port=port)
 
 
+# Settings that decide which data the services read and write (databases, warehouse, buckets, the
+# generator's world). `up` restarts a running stack started with other values instead of reusing it.
+DATA_SETTINGS = (
+    "postgres_db",
+    "airflow_db",
+    "duckdb_path",
+    "s3_bucket_raw",
+    "s3_bucket_analytics",
+    "generator_seed",
+    "generator_orders_per_day",
+    "generator_faults",
+)
+
+
+def data_settings(settings: Settings) -> dict[str, str]:
+    return {name: str(getattr(settings, name)) for name in DATA_SETTINGS}
+
+
+def changed_data_settings(settings: Settings) -> list[str]:
+    """`DRP_*` names whose value differs from the running stack's (empty when unknown)."""
+    path = Supervisor(settings).paths["data_settings"]
+    try:
+        running = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    now = data_settings(settings)
+    return [f"DRP_{name.upper()}" for name in DATA_SETTINGS if running.get(name) != now[name]]
+
+
 def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpReport:
     """Bring every service up and healthy; a no-op when they already are."""
     from drp.settings import env_file_path
@@ -199,9 +228,15 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
     sup = Supervisor(settings)
     all_checks = tuple(health.CHECKS)
     if sup.running():
-        checks = [health.CHECKS[name](settings) for name in all_checks]
-        if all(c.healthy for c in checks):
-            return UpReport(True, postgres_mode(settings, sup), time.monotonic() - started, checks)
+        changed = changed_data_settings(settings)
+        if changed:
+            # Reusing it would serve another world or write another database than .env says.
+            echo(f"the running stack has other {', '.join(changed)} than now configured: restarting it")
+            down(settings, echo=echo)
+        else:
+            checks = [health.CHECKS[name](settings) for name in all_checks]
+            if all(c.healthy for c in checks):
+                return UpReport(True, postgres_mode(settings, sup), time.monotonic() - started, checks)
 
     mode = postgres_mode(settings, sup)
     if mode == "local" and sup.info("postgres") is None:
@@ -214,6 +249,7 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
     _check_ports(settings, sup)
     _write_service_configs(settings)
     sup.start_daemon(render_config(settings, programs(settings, local_postgres=mode == "local")))
+    sup.paths["data_settings"].write_text(json.dumps(data_settings(settings), indent=2))
 
     if mode == "local":
         sup.start("postgres")

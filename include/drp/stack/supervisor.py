@@ -45,6 +45,8 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "sock": base / "supervisor.sock",
         "pid": base / "supervisord.pid",
         "logs": base / "logs",
+        # The settings that decide which data the running services read and write (native.up).
+        "data_settings": base / "stack-data-settings.json",
     }
 
 
@@ -54,6 +56,15 @@ def log_path(settings: Settings, name: str) -> Path:
 
 def seaweed_config_path(settings: Settings) -> Path:
     return settings.state_dir / "seaweedfs" / "s3.json"
+
+
+def generator_env(settings: Settings) -> dict[str, str]:
+    """The settings that define the generator's world (seed, volume) and its default faults."""
+    return {
+        "DRP_GENERATOR_SEED": str(settings.generator_seed),
+        "DRP_GENERATOR_ORDERS_PER_DAY": str(settings.generator_orders_per_day),
+        "DRP_GENERATOR_FAULTS": settings.generator_faults,
+    }
 
 
 def programs(settings: Settings, *, local_postgres: bool) -> list[Program]:
@@ -85,7 +96,8 @@ def programs(settings: Settings, *, local_postgres: bool) -> list[Program]:
             f"-s3.config={seaweed_config_path(settings)} -admin.ui=false -webdav=false "
             "-s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false",
         ),
-        Program("generator", f"{sys.executable} -m drp.generator"),
+        # Explicit, so that the config shows which source world the API serves.
+        Program("generator", f"{sys.executable} -m drp.generator", env=generator_env(settings)),
         Program("airflow-api-server", f"{airflow_bin} api-server", env=af_env, group="airflow"),
         Program(
             "airflow-scheduler", f"{airflow_bin} scheduler --skip-serve-logs", env=af_env, group="airflow"
