@@ -48,9 +48,9 @@ from typing import Any
 
 import psycopg
 from minio.deleteobjects import DeleteObject
-from psycopg import sql
 
 from _common import log
+from drp.db.admin import drop_database
 from drp.orchestration.airflow_api import AirflowClient
 from drp.orchestration.run import DAG_ID, PipelineRunError, run_day
 from drp.settings import Settings, get_settings
@@ -253,9 +253,8 @@ def bench_settings(base: Settings, orders_per_day: int) -> dict[str, str]:
 
 def drop_bench_state(base: Settings, bench: Settings) -> None:
     """Drop the bench deployment's databases and warehouse (the stack must be down)."""
-    with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as admin:
-        for database in (bench.postgres_db, bench.airflow_db):
-            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database)))
+    for database in (bench.postgres_db, bench.airflow_db):
+        drop_database(base.postgres_admin_dsn, database)
     for path in (bench.duckdb_path, bench.duckdb_path.with_suffix(".duckdb.wal")):
         path.unlink(missing_ok=True)
 
@@ -303,20 +302,23 @@ def bench_stack(orders_per_day: int) -> Iterator[Settings]:
         yield bench
     finally:
         try:
-            empty_buckets(bench)
-        except Exception as exc:  # noqa: BLE001  (cleanup must not hide the bench's outcome)
-            log(f"  could not empty the bench buckets: {exc!r}")
-        native.down(bench, echo=echo)
-        drop_bench_state(base, bench)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        get_settings.cache_clear()
-        if was_running:
-            log("e2e: restarting the platform's stack")
-            native.up(get_settings(), timeout=600, echo=echo)
+            try:
+                empty_buckets(bench)
+            except Exception as exc:  # noqa: BLE001  (cleanup must not hide the bench's outcome)
+                log(f"  could not empty the bench buckets: {exc!r}")
+            native.down(bench, echo=echo)
+            drop_bench_state(base, bench)
+        finally:
+            # Even when the teardown failed: the platform's settings and stack come back.
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            get_settings.cache_clear()
+            if was_running:
+                log("e2e: restarting the platform's stack")
+                native.up(get_settings(), timeout=600, echo=echo)
 
 
 def bench_day(

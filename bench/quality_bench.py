@@ -25,9 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
+from drp.db.admin import create_database, drop_database
 from drp.db.migrate import upgrade
 from drp.quality.gate import run_quality_gate
 from drp.quality.project import GX_ROOT
@@ -87,12 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
     base = load_settings()
     name = f"drp_bench_gx_{secrets.token_hex(4)}"
-    with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("create database {} owner {}").format(
-                sql.Identifier(name), sql.Identifier(base.postgres_user)
-            )
-        )
+    create_database(base.postgres_admin_dsn, name, base.postgres_user)
     results: list[dict[str, Any]] = []
     try:
         settings = load_settings(postgres_db=name)
@@ -111,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             for orders in args.sizes:
                 results.append(bench_size(settings, work, gx_root, orders, docs=not args.no_docs))
     finally:
-        with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        drop_database(base.postgres_admin_dsn, name)
 
     print(
         f"\nquality gate wall time (GX import, paid once per process: {import_seconds:.1f}s; "
@@ -139,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(f"{cell:>10}" for cell in cells) + f"  {result['passed']}")
     print("\nper suite (rows validated / seconds):")
     for result in results:
-        cells = ", ".join(f"{s['suite']} {s['rows']:,}/{s['seconds']:.2f}s" for s in result["suites"])
-        print(f"  {result['orders_per_interval']:,}: {cells}")
+        suites = ", ".join(f"{s['suite']} {s['rows']:,}/{s['seconds']:.2f}s" for s in result["suites"])
+        print(f"  {result['orders_per_interval']:,}: {suites}")
 
     document = {
         "benchmark": "quality_gate",

@@ -146,8 +146,8 @@ def transform_child(args: argparse.Namespace) -> int:
 def _transform_size(tb: Any, size: int, spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """One history of `size` orders in a throw-away database, then the builds, timed."""
     import psycopg
-    from psycopg import sql
 
+    from drp.db.admin import create_database, drop_database
     from drp.db.migrate import upgrade
     from drp.settings import load_settings
     from drp.transform import run_dbt
@@ -155,12 +155,7 @@ def _transform_size(tb: Any, size: int, spec: dict[str, Any], workdir: Path) -> 
     lines, customers, products, per_day = 2, 100_000, 1_000, 10_000  # transform_bench's defaults
     base = load_settings()
     name = f"drp_bench_transform_{secrets.token_hex(4)}"
-    with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("create database {} owner {}").format(
-                sql.Identifier(name), sql.Identifier(base.postgres_user)
-            )
-        )
+    create_database(base.postgres_admin_dsn, name, base.postgres_user)
     duckdb_path = workdir / f"bench_{size}.duckdb"
     settings = load_settings(postgres_db=name, duckdb_path=duckdb_path)
     state = {"day": 0, "next_id": size + 1, "history_days": 0}
@@ -213,8 +208,7 @@ def _transform_size(tb: Any, size: int, spec: dict[str, Any], workdir: Path) -> 
         }
     finally:
         duckdb_path.unlink(missing_ok=True)
-        with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as admin:
-            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        drop_database(base.postgres_admin_dsn, name)
 
 
 def run_transform(spec: dict[str, Any], out_dir: Path, timeout: float) -> ScriptRun:
@@ -791,49 +785,43 @@ def main(argv: list[str] | None = None) -> int:
         "baseline": ("bench/baseline_bench.py", 2400, "--json-out"),
         "e2e": ("bench/e2e_bench.py", 5400, "--json-out"),
     }
+
+    def run_bench(name: str, flags: list[str], index: int) -> None:
+        """One run of a bench script: its log and JSON named `<name>_<index + 1>` in `out_dir`."""
+        script, timeout, json_flag = scripts[name]
+        json_file = out_dir / f"{name}_{index + 1}.json" if json_flag else None
+        if json_file is not None and json_flag is not None:
+            flags = [*flags, json_flag, str(json_file)]
+        record(
+            run_script(
+                name,
+                [script, *flags],
+                log_path=out_dir / f"{name}_{index + 1}.log",
+                timeout=timeout,
+                json_file=json_file,
+                # quality_bench exits 1 when a suite fails: still a timing, flagged in figures.
+                accept_returncodes=(0, 1) if name == "quality" else (0,),
+            )
+        )
+
     for index in range(rounds):
         for name in ("generator", "ingest", "quality", "baseline"):
             if name not in selected:
                 continue
-            script, timeout, json_flag = scripts[name]
             flags = list(config[name]) if isinstance(config[name], list) else []
             if name == "baseline" and index == 0:
                 flags += config["baseline_history"]
-            json_file = out_dir / f"{name}_{index + 1}.json" if json_flag else None
-            if json_file is not None and json_flag is not None:
-                flags += [json_flag, str(json_file)]
             log(f"{name}: round {index + 1}/{rounds}")
-            record(
-                run_script(
-                    name,
-                    [script, *flags],
-                    log_path=out_dir / f"{name}_{index + 1}.log",
-                    timeout=timeout,
-                    json_file=json_file,
-                    # quality_bench exits 1 when a suite fails: still a timing, flagged in figures.
-                    accept_returncodes=(0, 1) if name == "quality" else (0,),
-                )
-            )
+            run_bench(name, flags, index)
         if index == 0 and "transform" in selected:
             log("transform: one history per size, the first build, then incremental days")
             record(run_transform(config["transform"], out_dir, timeout=4 * 3600))
     if "e2e" in selected:
         # Last, in one go: it restarts the stack as a deployment of its own (a 100k/day world).
         days = [E2E_FIRST_DAY + timedelta(days=i) for i in range(1 + rounds)]
-        script, timeout, json_flag = scripts["e2e"]
-        json_file = out_dir / "e2e_1.json"
-        flags = ["--orders-per-day", str(E2E_ORDERS_PER_DAY), "--warmup", "1"]
-        flags += ["--days", ",".join(d.isoformat() for d in days), str(json_flag), str(json_file)]
         log(f"e2e: a warm-up day and {rounds} measured day(s) at {E2E_ORDERS_PER_DAY:,} orders/day")
-        record(
-            run_script(
-                "e2e",
-                [script, *flags],
-                log_path=out_dir / "e2e_1.log",
-                timeout=timeout,
-                json_file=json_file,
-            )
-        )
+        flags = ["--orders-per-day", str(E2E_ORDERS_PER_DAY), "--warmup", "1"]
+        run_bench("e2e", [*flags, "--days", ",".join(d.isoformat() for d in days)], 0)
 
     results = {
         name: [r.result for r in bench_runs if r.result is not None] for name, bench_runs in runs.items()

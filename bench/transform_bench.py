@@ -37,6 +37,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from drp.db.admin import create_database, drop_database
 from drp.db.migrate import upgrade
 from drp.settings import Settings, load_settings
 from drp.transform import (
@@ -346,12 +347,7 @@ class Bench:
 def prepare(base: Settings, size: int, args: argparse.Namespace, workdir: Path) -> Bench:
     """Create the database, synthesise the history and measure DuckDB's read rate."""
     name = f"drp_bench_transform_{secrets.token_hex(4)}"
-    with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("create database {} owner {}").format(
-                sql.Identifier(name), sql.Identifier(base.postgres_user)
-            )
-        )
+    create_database(base.postgres_admin_dsn, name, base.postgres_user)
     settings = load_settings(postgres_db=name, duckdb_path=workdir / f"bench_{size}.duckdb")
     bench = Bench(size, name, settings, SizeResult(size, 0, 0, 0, 0, 0, 0), size + 1, HISTORY_START)
     upgrade(settings)
@@ -424,10 +420,7 @@ def build_day(bench: Bench, label: str, args: argparse.Namespace, workdir: Path)
 
 def drop(base: Settings, bench: Bench) -> None:
     bench.settings.duckdb_path.unlink(missing_ok=True)
-    with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(bench.database))
-        )
+    drop_database(base.postgres_admin_dsn, bench.database)
 
 
 def run_benchmark(

@@ -20,8 +20,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
+from drp.db.admin import create_database, drop_database
 from drp.db.migrate import upgrade
 from drp.quality.project import GX_ROOT
 from drp.quality.report import QualityReport
@@ -44,12 +44,7 @@ def quality_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setti
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL admin DSN does not answer: {exc}")
     name = f"drp_test_gx_{secrets.token_hex(4)}"
-    with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("create database {} owner {}").format(
-                sql.Identifier(name), sql.Identifier(base.postgres_user)
-            )
-        )
+    create_database(base.postgres_admin_dsn, name, base.postgres_user)
     try:
         tmp = tmp_path_factory.mktemp("quality_state")
         settings = load_settings(
@@ -61,8 +56,7 @@ def quality_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setti
         upgrade(settings, "0100")
         yield settings
     finally:
-        with psycopg.connect(base.postgres_admin_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        drop_database(base.postgres_admin_dsn, name)
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
+from drp.db.admin import create_database, drop_database
 from drp.db.migrate import upgrade
 from drp.settings import Settings, load_settings
 
@@ -47,20 +47,13 @@ ALL_RELATIONS = STAGING_RELATIONS + MART_RELATIONS
 def isolated_database(base: Settings, state_dir: Path, duckdb_path: Path) -> Iterator[Settings]:
     """A fresh, migrated database `drp_test_dbt_<random>`; dropped on exit."""
     name = f"drp_test_dbt_{secrets.token_hex(4)}"
-    admin = base.postgres_admin_dsn
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("create database {} owner {}").format(
-                sql.Identifier(name), sql.Identifier(base.postgres_user)
-            )
-        )
+    create_database(base.postgres_admin_dsn, name, base.postgres_user)
     try:
         settings = load_settings(postgres_db=name, duckdb_path=duckdb_path, state_dir=state_dir)
         upgrade(settings)
         yield settings
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        drop_database(base.postgres_admin_dsn, name)
 
 
 def connect(settings: Settings) -> psycopg.Connection[Any]:

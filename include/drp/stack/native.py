@@ -16,7 +16,15 @@ from drp.db import migrate
 from drp.errors import ConfigError, StackError
 from drp.settings import Settings
 from drp.stack import airflow, health, postgres
-from drp.stack.supervisor import VENV_BIN, Supervisor, log_path, programs, render_config, seaweed_config_path
+from drp.stack.supervisor import (
+    VENV_BIN,
+    Supervisor,
+    log_path,
+    programs,
+    render_config,
+    seaweed_config_path,
+    state_paths,
+)
 from drp.storage.object_store import ensure_buckets
 
 Echo = Callable[[str], None]
@@ -210,7 +218,7 @@ def data_settings(settings: Settings) -> dict[str, str]:
 
 def changed_data_settings(settings: Settings) -> list[str]:
     """`DRP_*` names whose value differs from the running stack's (empty when unknown)."""
-    path = Supervisor(settings).paths["data_settings"]
+    path = state_paths(settings)["data_settings"]
     try:
         running = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from drp.db.admin import database_exists
 from drp.errors import StackError
 from drp.settings import Settings
 
@@ -126,7 +127,7 @@ def ensure_role_and_databases(settings: Settings, admin_dsn: str) -> None:
                 )
             )
             for db in (settings.postgres_db, settings.airflow_db):
-                if not conn.execute("select 1 from pg_database where datname = %s", (db,)).fetchone():
+                if not database_exists(conn, db):
                     conn.execute(
                         sql.SQL("create database {} owner {}").format(
                             sql.Identifier(db), sql.Identifier(settings.postgres_user)
