@@ -14,7 +14,7 @@ import pytest
 from drp.generator.config import GeneratorConfig
 from drp.generator.faults import FaultConfig, HttpFault, decide_http_fault, request_key
 from drp.generator.model import Entity, to_epoch
-from tests.generator.conftest import API_KEY, TEST_CONFIG, _serve
+from tests.generator.conftest import API_KEY, TEST_CONFIG, Served, _serve
 from tests.generator.helpers import bulk_lines, loads, page_all, tally, truth
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ def test_http500_is_decided_per_page_and_attempt(client: httpx.Client) -> None:
             to_epoch(datetime(2026, 10, 20)),
             to_epoch(datetime(2026, 10, 21)),
             limit=50,
-            cursor=None,
+            position=None,
         )
         expected = decide_http_fault(faults, TEST_CONFIG.seed, key, attempt)
         assert response.status_code == (500 if expected is HttpFault.HTTP_500 else 200)
@@ -96,6 +96,34 @@ def test_a_retrying_client_gets_every_page(client: httpx.Client, send_attempt: b
             break
     assert records == expected
     assert failures > 0  # the faults did fire (without the header, the server counted attempts)
+
+
+def _fault_sequence(url: str, headers: dict[str, str]) -> list[str]:
+    """The `X-Drp-Fault` of every attempt while paging a faulty window, attempt by attempt."""
+    params: dict[str, Any] = {
+        "start": "2026-10-23", "end": "2026-10-24", "limit": 50, "fault_http500": 0.3, "fault_truncate": 0.3,
+    }  # fmt: skip
+    seen, cursor = [], None
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+        while True:
+            for attempt in range(1, 10):
+                page = {**params, "cursor": cursor} if cursor else params
+                response = http.get("/v1/orders", params=page, headers={"X-Attempt": str(attempt)})
+                seen.append(response.headers["X-Drp-Fault"])
+                if response.status_code == 200 and seen[-1] != "truncate":
+                    break
+            cursor = loads(response.content)["next_cursor"]
+            if cursor is None:
+                return seen
+
+
+def test_which_requests_fault_depends_on_the_seed_not_the_api_key(
+    server: Served, open_server: Served
+) -> None:
+    """Cursors are signed with the API key; the fault a page draws must not follow that signature."""
+    keyed = _fault_sequence(server.url, {"X-API-Key": API_KEY})
+    assert {"http500", "truncate", "none"} <= set(keyed) and len(keyed) > 10
+    assert _fault_sequence(open_server.url, {}) == keyed
 
 
 def test_429_has_retry_after(client: httpx.Client) -> None:

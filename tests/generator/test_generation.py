@@ -228,7 +228,7 @@ def test_window_validation() -> None:
 def test_http_fault_decisions() -> None:
     """About `rate` of (request, attempt) pairs fail; never beyond max_fault_attempts; stable."""
     faults = FaultConfig(http500=0.3, max_fault_attempts=2)
-    keys = [request_key(Entity.ORDERS, "page", k, k + 60, limit=100, cursor=None) for k in range(2_000)]
+    keys = [request_key(Entity.ORDERS, "page", k, k + 60, limit=100, position=None) for k in range(2_000)]
     first = [decide_http_fault(faults, 42, key, 1) for key in keys]
     assert 0.25 < sum(f is HttpFault.HTTP_500 for f in first) / len(keys) < 0.35
     assert first == [decide_http_fault(faults, 42, key, 1) for key in keys]

@@ -5,14 +5,12 @@ from __future__ import annotations
 import gzip
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 import psycopg
 import pytest
 from psycopg import sql
-from pydantic import SecretStr
 
 from drp.generator.faults import parse_faults
 from drp.generator.model import Entity as GenEntity
@@ -277,17 +275,9 @@ def test_window_containing_batches_replaces_them_and_partial_overlap_is_refused(
 
 
 # --- faults -----------------------------------------------------------------------------------
-# Which HTTP fault a request draws depends on its cursor, which is signed with the API key. The
-# checkout's key is random (.env), so the fault test's generator uses a fixed one: the same faults
-# in every checkout, every kind among them (with a random key, no hang at all in ~3% of runs).
-FAULT_TEST_API_KEY = "drp-test-http-faults"
-
-
 def test_http_faults_are_survived(
-    settings: Settings, start_generator: Callable[..., Generator], source: str, pg: psycopg.Connection
+    settings: Settings, generator: Generator, source: str, pg: psycopg.Connection
 ) -> None:
-    generator = start_generator(api_key=FAULT_TEST_API_KEY)
-    settings = settings.model_copy(update={"generator_api_key": SecretStr(FAULT_TEST_API_KEY)})
     start, end = day(10), day(11)
     faults = {
         "http500": "0.25", "http429": "0.15", "retry_after": "1", "truncate": "0.25",

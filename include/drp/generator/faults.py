@@ -6,7 +6,8 @@ Two families of faults:
   (with `Retry-After`), `hang` (sleep `hang_seconds`, past a client's timeout), `truncate`
   (a 200 whose body is cut in half: invalid JSON / a partial NDJSON line) and `slow` (sleep
   `slow_seconds`, then answer normally). Each is a probability per (request, attempt). A request
-  is identified by entity, form, window, limit and cursor; the attempt comes from the
+  is identified by entity, form, window, limit and the position its cursor points at (not the
+  cursor's text, which is signed with the API key); the attempt comes from the
   `X-Attempt` header, or, without it, from the server counting identical requests. Faults only
   fire on attempts `<= max_fault_attempts`, so a client that retries gets every page. When
   several fire, the first in the order above wins.
@@ -229,7 +230,12 @@ def decide_http_fault(faults: FaultConfig, seed: int, request_key: str, attempt:
 
 
 def request_key(
-    entity: Entity, form: str, start: int, end: int, *, limit: int | None, cursor: str | None
+    entity: Entity, form: str, start: int, end: int, *, limit: int | None, position: tuple[int, int] | None
 ) -> str:
-    """Canonical identity of a request for HTTP-fault decisions."""
-    return f"{entity.value}|{form}|{start}|{end}|{limit if limit is not None else ''}|{cursor or ''}"
+    """Canonical identity of a request for HTTP-fault decisions.
+
+    A page is named by the position its cursor decodes to, not by the cursor's text: the text is
+    signed with the API key, and which requests fault must depend on the seed alone.
+    """
+    at = f"{position[0]}:{position[1]}" if position is not None else ""
+    return f"{entity.value}|{form}|{start}|{end}|{limit if limit is not None else ''}|{at}"

@@ -83,7 +83,7 @@ async def page_response(
     config = get_config(request)
     window, faults = req.window, req.faults
     position = decode_cursor(config, entity, window, faults, req.cursor) if req.cursor else None
-    key = request_key(entity, "page", window.start, window.end, limit=req.limit, cursor=req.cursor)
+    key = request_key(entity, "page", window.start, window.end, limit=req.limit, position=position)
     fault, early, headers = await apply_http_fault(request, config, faults, key, attempt)
     if early is not None:
         return early
@@ -132,7 +132,7 @@ async def bulk_response(
     """Every record of the window as NDJSON, streamed day by day."""
     config = get_config(request)
     window, faults = req.window, req.faults
-    key = request_key(entity, "bulk", window.start, window.end, limit=None, cursor=None)
+    key = request_key(entity, "bulk", window.start, window.end, limit=None, position=None)
     fault, early, headers = await apply_http_fault(request, config, faults, key, attempt)
     if early is not None:
         return early
