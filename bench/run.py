@@ -789,8 +789,9 @@ def main(argv: list[str] | None = None) -> int:
     def run_bench(name: str, flags: list[str], index: int) -> None:
         """One run of a bench script: its log and JSON named `<name>_<index + 1>` in `out_dir`."""
         script, timeout, json_flag = scripts[name]
-        json_file = out_dir / f"{name}_{index + 1}.json" if json_flag else None
-        if json_file is not None and json_flag is not None:
+        json_file = None
+        if json_flag is not None:
+            json_file = out_dir / f"{name}_{index + 1}.json"
             flags = [*flags, json_flag, str(json_file)]
         record(
             run_script(

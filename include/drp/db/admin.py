@@ -10,12 +10,15 @@ def database_exists(conn: psycopg.Connection[object], name: str) -> bool:
     return conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone() is not None
 
 
+def create_owned_database(conn: psycopg.Connection[object], name: str, owner: str) -> None:
+    """`create database name owner owner` on an autocommit admin connection; an error if it exists."""
+    conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(owner)))
+
+
 def create_database(admin_dsn: str, name: str, owner: str) -> None:
-    """`create database name owner owner`; an error if it exists (callers want a fresh one)."""
+    """A fresh database `name` owned by `owner` (an error if it exists: callers want a fresh one)."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(owner))
-        )
+        create_owned_database(conn, name, owner)
 
 
 def drop_database(admin_dsn: str, name: str) -> None:

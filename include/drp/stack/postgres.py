@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from drp.db.admin import database_exists
+from drp.db.admin import create_owned_database, database_exists
 from drp.errors import StackError
 from drp.settings import Settings
 
@@ -128,11 +128,7 @@ def ensure_role_and_databases(settings: Settings, admin_dsn: str) -> None:
             )
             for db in (settings.postgres_db, settings.airflow_db):
                 if not database_exists(conn, db):
-                    conn.execute(
-                        sql.SQL("create database {} owner {}").format(
-                            sql.Identifier(db), sql.Identifier(settings.postgres_user)
-                        )
-                    )
+                    create_owned_database(conn, db, settings.postgres_user)
     except psycopg.Error as exc:
         raise StackError(
             f"could not prepare role/databases via admin DSN: {exc}".strip(), service="postgres"
