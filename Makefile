@@ -17,7 +17,7 @@ export DO_NOT_TRACK := 1
 .PHONY: help install up down status logs run backfill test test-e2e test-unit lint format docs bench clean
 
 help: ## Show this help
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
 $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
@@ -54,10 +54,11 @@ test-e2e: up ## Only the full daily-DAG runs against the stack (dag.test and the
 test-unit: install ## Only the tests that need no service
 	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
 
-lint: install ## ruff, mypy and sqlfluff
+lint: install ## ruff, mypy, import contracts (lint-imports) and sqlfluff
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models macros tests snapshots
 
 format: install ## Format Python and fix what sqlfluff can

@@ -213,7 +213,7 @@ def free_port() -> int:
 
 
 def start_generator(orders_per_day: int, *, faults: str = "") -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m drp.generator` on a free loopback port with its own volume; (process, base URL).
+    """`python -m drp_generator` on a free loopback port with its own volume; (process, base URL).
 
     Same seed and API key as the platform's generator (read from `.env`), so a window served here
     holds the same records as the same window served by another bench at the same volume.
@@ -225,7 +225,7 @@ def start_generator(orders_per_day: int, *, faults: str = "") -> tuple[subproces
         DRP_GENERATOR_FAULTS=faults,
         DRP_GENERATOR_PORT=str(port),
     )
-    command = [sys.executable, "-m", "drp.generator", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "drp_generator", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
         [*command, "--no-access-log"],
         env=env,

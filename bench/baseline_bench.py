@@ -2,7 +2,7 @@
 
     uv run --frozen python bench/baseline_bench.py [--orders 100000] [--history-orders 1000000]
 
-1. Starts its own generator API (`python -m drp.generator`, 200,000 orders/day, no faults, same
+1. Starts its own generator API (`python -m drp_generator`, 200,000 orders/day, no faults, same
    seed as the platform) and finds the whole-hour window from 2024-01-02 holding >= `--orders`
    order records: the same window, hence the same records, `bench/ingest_bench.py` loads at that
    size.

@@ -10,7 +10,7 @@ and buckets, runs the days, removes all of that and restarts the platform's stac
 platform's 10k history. `--orders-per-day 0` runs on the running stack as it is instead.
 
 For each day (one run each, in order), triggers the DAG through Airflow's REST API for
-`[day, day + 1)` (`drp.orchestration.run.run_day`), waits for it, then reads Airflow's metadata
+`[day, day + 1)` (`drpctl.driver.run.run_day`), waits for it, then reads Airflow's metadata
 database (`dag_run`, `task_instance`, `task_instance_history`, `task_reschedule`) for that run:
 
 * **wall**: the run's `start_date` → `end_date` (the scheduler's view: from the run being picked
@@ -50,13 +50,13 @@ import psycopg
 from minio.deleteobjects import DeleteObject
 
 from _common import log
-from drp.db.admin import drop_database
-from drp.orchestration.airflow_api import AirflowClient
-from drp.orchestration.run import DAG_ID, PipelineRunError, run_day
 from drp.settings import Settings, get_settings
-from drp.stack import docker, native
-from drp.stack.supervisor import Supervisor
 from drp.storage import object_store
+from drpctl.db_admin import drop_database
+from drpctl.driver.airflow_api import AirflowClient
+from drpctl.driver.run import DAG_ID, PipelineRunError, run_day
+from drpctl.stack import docker, native
+from drpctl.stack.supervisor import Supervisor
 
 SENSOR_OPERATORS = ("DbtRunWatcherOperator", "DbtTestWatcherOperator")
 NOT_EXECUTED = {"upstream_failed", "skipped", "removed", None}

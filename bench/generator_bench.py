@@ -45,8 +45,8 @@ def serve(port: int, orders_per_day: int) -> None:
     """Run the API in this process (the benchmark's server side)."""
     import uvicorn
 
-    from drp.generator.api import create_app
-    from drp.generator.config import GeneratorConfig
+    from drp_generator.api import create_app
+    from drp_generator.config import GeneratorConfig
 
     app = create_app(GeneratorConfig(seed=42, orders_per_day=orders_per_day, api_key=API_KEY))
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")

@@ -4,7 +4,7 @@
 
 What it does, in one run:
 
-1. starts the generator API in its own process (`python -m drp.generator`) with
+1. starts the generator API in its own process (`python -m drp_generator`) with
    `DRP_GENERATOR_ORDERS_PER_DAY` set high (default 200,000, the generator's maximum) and finds,
    through `/v1/truth/orders`, windows starting 2024-01-02 that hold about N order records
    (whole hours, so the figures report the exact count). Those truth calls also warm the
@@ -47,9 +47,10 @@ import httpx
 import orjson
 import psycopg
 
-from drp.ingest.contract import LINES_COLUMNS, SPECS, Entity, check_record
+from drp.ingest.contract import LINES_COLUMNS, SPECS, check_record
 from drp.ingest.loader import BATCH_COLUMNS
 from drp.settings import Settings, get_settings
+from drp_domain import Entity
 
 # Each run loads (and purges) under a source of its own, passed to its children in the
 # environment, so two bench runs at once never delete each other's batches.
@@ -72,7 +73,7 @@ def start_generator(orders_per_day: int) -> tuple[subprocess.Popen[bytes], str]:
         [
             sys.executable,
             "-m",
-            "drp.generator",
+            "drp_generator",
             *("--host", "127.0.0.1", "--port", str(port)),
             "--no-access-log",
         ],

@@ -147,10 +147,10 @@ def _transform_size(tb: Any, size: int, spec: dict[str, Any], workdir: Path) -> 
     """One history of `size` orders in a throw-away database, then the builds, timed."""
     import psycopg
 
-    from drp.db.admin import create_database, drop_database
     from drp.db.migrate import upgrade
     from drp.settings import load_settings
     from drp.transform import run_dbt
+    from drpctl.db_admin import create_database, drop_database
 
     lines, customers, products, per_day = 2, 100_000, 1_000, 10_000  # transform_bench's defaults
     base = load_settings()

@@ -37,7 +37,6 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from drp.db.admin import create_database, drop_database
 from drp.db.migrate import upgrade
 from drp.settings import Settings, load_settings
 from drp.transform import (
@@ -47,6 +46,7 @@ from drp.transform import (
     extension_directory,
     run_dbt,
 )
+from drpctl.db_admin import create_database, drop_database
 
 HISTORY_START = datetime(2024, 1, 1, tzinfo=UTC)
 STATUSES = "array['delivered','delivered','delivered','shipped','paid','placed','cancelled','returned']"

@@ -27,9 +27,10 @@ from airflow.sdk.exceptions import AirflowFailException
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
 
-from drp.audit import flow_audit
-from drp.orchestration.pools import WAREHOUSE_POOL
-from drp.pipeline import tasks
+from drp import tasks
+from drp.intervals import resolve_interval
+from drp.monitoring import flow_audit
+from drp.pools import WAREHOUSE_POOL
 from drp.transform.dbt_runner import (
     DBT_MANIFEST_PATH,
     DBT_PROFILE_NAME,
@@ -37,9 +38,10 @@ from drp.transform.dbt_runner import (
     DBT_PROJECT_DIR,
     dbt_executable,
 )
+from drp_domain import ENTITIES
 
 RAW_ASSETS = {
-    e: Asset(f"postgres://postgres:5432/drp/raw/{e}_raw", extra={"layer": "raw"}) for e in tasks.ENTITIES
+    e: Asset(f"postgres://postgres:5432/drp/raw/{e}_raw", extra={"layer": "raw"}) for e in ENTITIES
 }
 MART_ASSETS = [
     Asset(f"s3://drp-analytics/analytics/{m}", extra={"layer": "published"})
@@ -70,7 +72,7 @@ default_args: dict[str, Any] = {
 
 def _interval() -> tuple[pendulum.DateTime, pendulum.DateTime]:
     ctx = get_current_context()
-    return tasks.resolve_interval(ctx["data_interval_start"], ctx["data_interval_end"], dict(ctx["params"]))  # type: ignore[return-value]
+    return resolve_interval(ctx["data_interval_start"], ctx["data_interval_end"], dict(ctx["params"]))  # type: ignore[return-value]
 
 
 def _wire_watcher(group: DbtTaskGroup) -> None:

@@ -16,7 +16,7 @@ from drp.settings import Settings, load_settings
 
 def pytest_configure(config: pytest.Config) -> None:
     """Point Airflow (imported later by DAG tests) at the platform's metadata DB and DAG folder."""
-    from drp.stack.airflow import airflow_env
+    from drpctl.stack.airflow import airflow_env
 
     os.environ.update(airflow_env(load_settings(check_secrets=False)))
 

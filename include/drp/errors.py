@@ -23,3 +23,7 @@ class StackError(PlatformError):
         super().__init__(detail)
         self.service = service
         self.log = log
+
+
+class IntervalError(PlatformError, ValueError):
+    """A data interval bound is malformed or has no time zone. The message names the bound."""

@@ -1,7 +1,7 @@
 """Typed settings for the whole platform, read from the environment and `.env`.
 
 Every setting is documented in `.env.example`. Secrets have no usable default: `make up`
-generates them into `.env` (see `drp.stack.secrets`), and `get_settings()` refuses empty or
+generates them into `.env` (see `drpctl.stack.secrets`), and `get_settings()` refuses empty or
 placeholder values with a message naming the variable.
 """
 
@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     # requests may override them with fault_<name> query parameters.
     generator_faults: str = ""
     # First day the source has data. A dimension (customers, products) is only sent when it
-    # changes, so the first run loads every day of its history since then (see drp.pipeline.tasks).
+    # changes, so the first run loads every day of its history since then (see drp.tasks).
     source_history_start: date = date(2024, 1, 1)
 
     # Warehouse and alerting.

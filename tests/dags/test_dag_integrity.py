@@ -70,7 +70,7 @@ def test_daily_dag_shape(dagbag: Any) -> None:
 
 
 def test_warehouse_tasks_share_one_pool_and_sensors_follow_the_build(dagbag: Any) -> None:
-    from drp.orchestration.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
+    from drp.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
 
     dag = dagbag.dags["orders_elt_daily"]
     # Every task that opens DuckDB or dbt's target folder queues on the one-slot pool, so a backfill

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from drp.orchestration.run import DAG_ID
 from drp.settings import PROJECT_ROOT, Settings, get_settings
 from drp.transform.dbt_runner import dbt_env
+from drpctl.driver.run import DAG_ID
 
 # Which batch delivered a row, and when, legitimately differs between runs of the same data.
 LINEAGE = ("batch_id", "ingested_at")
@@ -69,7 +69,7 @@ def keep_scheduler_off(settings: Settings) -> None:
     would run the same tasks a second time. So the DAG is paused, and any run the scheduler still
     has in flight (left by an earlier `drp run`) is stopped.
     """
-    from drp.orchestration.airflow_api import AirflowClient
+    from drpctl.driver.airflow_api import AirflowClient
 
     client = AirflowClient(settings)
     try:
@@ -98,7 +98,7 @@ def keep_scheduler_off(settings: Settings) -> None:
 @contextmanager
 def dag_under_test(settings: Settings, webhook: WebhookReceiver, **env: str) -> Iterator[Any]:
     """The real DAG object, with the task environment a supervised Airflow worker has (plus `env`)."""
-    from drp.stack.native import parse_dbt_project
+    from drpctl.stack.native import parse_dbt_project
 
     keep_scheduler_off(settings)
     saved = dict(os.environ)
@@ -136,7 +136,7 @@ def run_conf(day: date, **extra: Any) -> dict[str, Any]:
 
 def run_day(dag: Any, day: date, **extra: Any) -> Any:
     """dag.test() one day (after deleting any earlier run of that logical date); returns the DagRun."""
-    from drp.orchestration.airflow_api import AirflowClient
+    from drpctl.driver.airflow_api import AirflowClient
 
     logical = datetime(day.year, day.month, day.day, tzinfo=UTC)
     client = AirflowClient(get_settings())

@@ -17,10 +17,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from drp.orchestration.airflow_api import AirflowClient
-from drp.orchestration.run import DAG_ID
 from drp.publish.snapshots import MARTS
 from drp.settings import Settings
+from drpctl.driver.airflow_api import AirflowClient
+from drpctl.driver.run import DAG_ID
 from tests.e2e.conftest import LINEAGE, WebhookReceiver, business_columns, dag_under_test, run_day
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]

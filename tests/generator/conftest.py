@@ -13,8 +13,8 @@ import httpx
 import pytest
 import uvicorn
 
-from drp.generator.api import create_app
-from drp.generator.config import GeneratorConfig
+from drp_generator.api import create_app
+from drp_generator.config import GeneratorConfig
 
 API_KEY = "test-key-0123456789"
 # Small volume and a recent epoch keep whole-history checks fast.

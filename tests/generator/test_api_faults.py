@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from drp.generator.config import GeneratorConfig
-from drp.generator.faults import FaultConfig, HttpFault, decide_http_fault, request_key
-from drp.generator.model import Entity, to_epoch
+from drp_generator.config import GeneratorConfig
+from drp_generator.faults import FaultConfig, HttpFault, decide_http_fault, request_key
+from drp_generator.model import Entity, to_epoch
 from tests.generator.conftest import API_KEY, TEST_CONFIG, Served, _serve
 from tests.generator.helpers import bulk_lines, loads, page_all, tally, truth
 

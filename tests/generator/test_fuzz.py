@@ -17,9 +17,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from drp.generator.api import create_app
-from drp.generator.config import GeneratorConfig
-from drp.generator.faults import FaultConfig
+from drp_generator.api import create_app
+from drp_generator.config import GeneratorConfig
+from drp_generator.faults import FaultConfig
 from tests.generator.conftest import API_KEY, Served, _serve
 
 pytestmark = pytest.mark.integration

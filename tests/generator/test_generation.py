@@ -13,10 +13,10 @@ from decimal import Decimal
 
 import pytest
 
-from drp.generator import Entity, FaultConfig, GeneratorConfig, iter_window, make_window, parse_faults, truth
-from drp.generator.errors import FaultConfigError, InvalidParameterError
-from drp.generator.faults import HttpFault, decide_http_fault, request_key
-from drp.generator.world import Alter, base_keys, drift_plain, orders_created, render
+from drp_generator import Entity, FaultConfig, GeneratorConfig, iter_window, make_window, parse_faults, truth
+from drp_generator.errors import FaultConfigError, InvalidParameterError
+from drp_generator.faults import HttpFault, decide_http_fault, request_key
+from drp_generator.world import Alter, base_keys, drift_plain, orders_created, render
 from tests.generator.conftest import TEST_CONFIG
 from tests.generator.helpers import MONEY, TS, loads
 
@@ -59,7 +59,7 @@ def _digest(config: GeneratorConfig) -> str:
 def _digest_in_subprocess(warm_up_first: bool) -> str:
     code = (
         "from datetime import date, datetime\n"
-        "from drp.generator import Entity, FaultConfig, GeneratorConfig, iter_window, make_window\n"
+        "from drp_generator import Entity, FaultConfig, GeneratorConfig, iter_window, make_window\n"
         "from tests.generator.test_generation import _digest\n"
         "config = GeneratorConfig(seed=7, orders_per_day=400, epoch=date(2026, 9, 1))\n"
         f"if {warm_up_first}:\n"

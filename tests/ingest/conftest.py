@@ -21,11 +21,11 @@ import psycopg
 import pytest
 import uvicorn
 
-from drp.generator.api.app import create_app
-from drp.generator.config import GeneratorConfig
 from drp.ingest.archive import archive_key
 from drp.settings import Settings
 from drp.storage.object_store import client as s3_client
+from drp_generator.api.app import create_app
+from drp_generator.config import GeneratorConfig
 
 EPOCH = date(2003, 3, 1)  # the shared test generator's first day; windows are offsets from it
 RAW_TABLES = (

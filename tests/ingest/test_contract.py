@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from drp.ingest.contract import SPECS, Entity, check_record, source_record_id
+from drp.ingest.contract import SPECS, check_record, source_record_id
+from drp_domain import Entity
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,7 @@ import orjson
 import psycopg
 import pytest
 
-from drp.ingest.contract import SPECS, Entity
+from drp.ingest.contract import SPECS
 from drp.ingest.loader import (
     BATCH_COLUMNS,
     REJECTED_COLUMNS,
@@ -23,6 +23,7 @@ from drp.ingest.loader import (
     _State,
     _Statements,
 )
+from drp_domain import Entity
 from tests.ingest.test_builder import _Archive
 from tests.ingest.test_contract import CUSTOMER, ORDER
 

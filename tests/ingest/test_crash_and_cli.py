@@ -14,13 +14,13 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from drp.generator.model import Entity as GenEntity
-from drp.generator.truth import truth
 from drp.ingest import load_interval
-from drp.ingest.cli import app
 from drp.ingest.loader import application_name
 from drp.ingest.registry import ABANDONED_MESSAGE
 from drp.settings import Settings
+from drp_domain import Entity
+from drp_generator.truth import truth
+from drpctl.ingest_cli import app
 from tests.ingest.conftest import Generator, day
 
 pytestmark = pytest.mark.integration
@@ -98,7 +98,7 @@ def test_kill_during_copy_leaves_no_partial_batch_and_rerun_completes(
     assert list(spool.glob(f"batch-{proc.pid}-*")), "the killed load's spool directory should be left behind"
     result = load_interval(settings, "orders", start, end, api_base_url=big.url, source_system=source)
     assert not list(spool.glob(f"batch-{proc.pid}-*")), "the next load removes a dead load's spool"
-    expected = truth(big.config, GenEntity.ORDERS, start, end)
+    expected = truth(big.config, Entity.ORDERS, start, end)
     assert result.received == result.loaded == expected.served > 10_000
     reaped = pg.execute(
         "select status, error_message from ops.ingest_batches where batch_id = %s", [batch_id]

@@ -12,14 +12,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from drp.generator.faults import parse_faults
-from drp.generator.model import Entity as GenEntity
-from drp.generator.truth import truth
 from drp.ingest import ClientConfig, IngestError, IntervalConflictError, SourceError, load_interval
-from drp.ingest.contract import SPECS, Entity
+from drp.ingest.contract import SPECS
 from drp.ingest.registry import ABANDONED_MESSAGE
 from drp.settings import Settings
 from drp.storage.object_store import client as s3_client
+from drp_domain import Entity
+from drp_generator.faults import parse_faults
+from drp_generator.truth import truth
 from tests.ingest.conftest import Generator, day
 
 pytestmark = pytest.mark.integration
@@ -79,7 +79,7 @@ def test_load_matches_ground_truth(
     # it, so "duplicates within the batch" and the truth's "duplicates" count the same items.
     start, end = day(0), day(2)
     faults = {"invalid": "0.04", "dupes": "0.03", "late": "0.02"}
-    expected = truth(generator.config, GenEntity(entity), start, end, parse_faults(_fault_text(faults)))
+    expected = truth(generator.config, Entity(entity), start, end, parse_faults(_fault_text(faults)))
 
     result = load_interval(
         settings, entity, start, end, api_base_url=generator.url, faults=faults, source_system=source,
@@ -284,7 +284,7 @@ def test_http_faults_are_survived(
         "hang": "0.1", "hang_seconds": "3", "invalid": "0.02",
     }  # fmt: skip
     config = ClientConfig(page_size=250, read_timeout=0.5, backoff_initial=0.01, backoff_max=0.05)
-    expected = truth(generator.config, GenEntity.ORDERS, start, end, parse_faults(_fault_text(faults)))
+    expected = truth(generator.config, Entity.ORDERS, start, end, parse_faults(_fault_text(faults)))
 
     result = load_interval(
         settings, "orders", start, end, api_base_url=generator.url, faults=faults, source_system=source,
@@ -417,7 +417,7 @@ def test_dedupe_false_positives_are_recovered(
     caplog.set_level(logging.WARNING, logger="drp.ingest")
     start, end = day(0), day(2)
     faults = {"dupes": "0.05"}
-    expected = truth(generator.config, GenEntity.ORDERS, start, end, parse_faults(_fault_text(faults)))
+    expected = truth(generator.config, Entity.ORDERS, start, end, parse_faults(_fault_text(faults)))
     result = load_interval(
         settings, "orders", start, end, api_base_url=generator.url, faults=faults, source_system=source,
         client_config=ClientConfig(page_size=300),

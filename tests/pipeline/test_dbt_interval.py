@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from drp.pipeline.tasks import dbt_interval, warehouse_high_water
 from drp.settings import Settings
+from drp.tasks import dbt_interval, warehouse_high_water
 
 pytestmark = pytest.mark.unit
 DAY = datetime(2025, 3, 11, tzinfo=UTC)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drp.pipeline.tasks import DbtBuildMissingError, dbt_run_results, dbt_summary
+from drp.tasks import DbtBuildMissingError, dbt_run_results, dbt_summary
 from drp.transform.dbt_runner import parse_run_results
 
 pytestmark = pytest.mark.unit

@@ -9,8 +9,9 @@ import psycopg
 import pytest
 
 from drp.ingest.loader import load_interval
-from drp.pipeline.tasks import load_missing_history, missing_history_days, resolve_interval
+from drp.intervals import resolve_interval
 from drp.settings import Settings
+from drp.tasks import load_missing_history, missing_history_days
 
 pytestmark = pytest.mark.integration
 

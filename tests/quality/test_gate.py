@@ -16,9 +16,9 @@ import pytest
 
 from drp.quality.errors import QualityGateError, QualityInputError
 from drp.quality.report import QualityReport
-from drp.quality.sample import SampleSpec, build_sample_warehouse
 from drp.quality.suites import SUITES
 from drp.settings import Settings
+from tests.quality.sample_warehouse import SampleSpec, build_sample_warehouse
 
 from .conftest import END, INTERVAL_DAY, SAMPLE, START, RunGate, corrupt
 

@@ -89,7 +89,7 @@ def test_committed_project_is_in_step_with_suites_py(tmp_path: Path) -> None:
 
     root = tmp_path / "great_expectations"
     shutil.copytree(GX_ROOT, root, ignore=shutil.ignore_patterns("uncommitted"))
-    assert sync_project(open_context(root), dry_run=True) == [], "run `python -m drp.quality sync`"
+    assert sync_project(open_context(root), dry_run=True) == [], "run `drp quality sync`"
 
     for spec in SUITES:
         suite_file = GX_ROOT / "expectations" / (spec.name.replace(".", "/") + ".json")

@@ -12,8 +12,8 @@ import pytest
 
 from drp.errors import ConfigError
 from drp.settings import Settings
-from drp.stack.native import _check_ports
-from drp.stack.supervisor import Supervisor
+from drpctl.stack.native import _check_ports
+from drpctl.stack.supervisor import Supervisor
 
 DRP = str(Path(sys.executable).parent / "drp")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from drp.settings import Settings
-from drp.stack.native import changed_data_settings, data_settings
-from drp.stack.supervisor import state_paths
+from drpctl.stack.native import changed_data_settings, data_settings
+from drpctl.stack.supervisor import state_paths
 
 pytestmark = pytest.mark.unit
 

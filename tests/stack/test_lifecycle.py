@@ -14,9 +14,9 @@ import psutil
 import pytest
 
 from drp.settings import Settings
-from drp.stack import health
-from drp.stack.native import stack_processes
-from drp.stack.supervisor import Supervisor
+from drpctl.stack import health
+from drpctl.stack.native import stack_processes
+from drpctl.stack.supervisor import Supervisor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.lifecycle]
 DRP = str(Path(sys.executable).parent / "drp")

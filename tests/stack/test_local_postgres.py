@@ -14,9 +14,9 @@ import pytest
 
 from drp.db import migrate
 from drp.settings import Settings
-from drp.stack import postgres
-from drp.stack.native import _local_admin_dsn
-from drp.stack.supervisor import Supervisor, programs, render_config
+from drpctl.stack import postgres
+from drpctl.stack.native import _local_admin_dsn
+from drpctl.stack.supervisor import Supervisor, programs, render_config
 
 pytestmark = pytest.mark.integration
 

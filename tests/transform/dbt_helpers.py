@@ -18,9 +18,9 @@ from typing import Any
 
 import psycopg
 
-from drp.db.admin import create_database, drop_database
 from drp.db.migrate import upgrade
 from drp.settings import Settings, load_settings
+from drpctl.db_admin import create_database, drop_database
 
 STAGING_RELATIONS = (
     "staging.orders",

@@ -44,8 +44,8 @@ def _answers(host: str, port: int) -> bool:
 def generator_url(base_settings: Settings) -> Iterator[str]:
     import uvicorn
 
-    from drp.generator.api.app import create_app
-    from drp.generator.config import GeneratorConfig
+    from drp_generator.api.app import create_app
+    from drp_generator.config import GeneratorConfig
 
     config = GeneratorConfig(
         seed=5, orders_per_day=300, epoch=EPOCH, api_key=base_settings.generator_api_key.get_secret_value()

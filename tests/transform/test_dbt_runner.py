@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
+from drp.errors import PlatformError
 from drp.settings import load_settings
 from drp.transform import (
     DBT_PROFILES_DIR,
@@ -39,11 +40,11 @@ def test_interval_vars_are_utc_iso_and_half_open() -> None:
     [
         (datetime(2026, 11, 1, tzinfo=UTC), None, "go together"),
         (datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC), "empty data interval"),
-        (datetime(2026, 11, 1), datetime(2026, 11, 2), "no time zone"),
+        (datetime(2026, 11, 1), datetime(2026, 11, 2), "must be timezone-aware"),
     ],
 )
 def test_interval_vars_refuse_bad_intervals(start: datetime, end: datetime | None, message: str) -> None:
-    with pytest.raises(DbtError, match=message):
+    with pytest.raises(PlatformError, match=message):
         interval_vars(start, end)
 
 

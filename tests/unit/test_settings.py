@@ -6,7 +6,7 @@ import pytest
 
 from drp.errors import ConfigError
 from drp.settings import SECRET_FIELDS, load_settings
-from drp.stack.secrets import GENERATED, ensure_secrets, read_env_file
+from drpctl.stack.secrets import GENERATED, ensure_secrets, read_env_file
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from drp.settings import SECRET_FIELDS, load_settings
-from drp.stack.supervisor import programs, render_config
+from drpctl.stack.supervisor import programs, render_config
 
 pytestmark = pytest.mark.unit
 

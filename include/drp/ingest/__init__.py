@@ -1,20 +1,18 @@
 """Ingestion: source API -> Postgres `raw`, exactly once per interval, nothing lost, archived.
 
-Callable without Airflow: `load_interval(settings, "orders", start, end)`; CLI: `drp ingest` or
-`python -m drp.ingest`. See docs/ingestion.md.
+Callable without Airflow: `load_interval(settings, "orders", start, end)`; CLI: `drp ingest`.
+See docs/ingestion.md.
 """
 
 from __future__ import annotations
 
 from drp.ingest.client import ClientConfig
-from drp.ingest.contract import Entity
 from drp.ingest.errors import IngestError, IntegrityError, IntervalConflictError, SourceError
 from drp.ingest.loader import BatchResult, load_interval
 
 __all__ = [
     "BatchResult",
     "ClientConfig",
-    "Entity",
     "IngestError",
     "IntegrityError",
     "IntervalConflictError",

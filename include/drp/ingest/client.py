@@ -29,6 +29,7 @@ import httpx
 import orjson
 
 from drp.ingest.errors import SourceError
+from drp.intervals import to_utc
 
 log = logging.getLogger("drp.ingest.client")
 
@@ -104,15 +105,9 @@ def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _plain(value: datetime) -> datetime:
-    """A stdlib aware datetime (pendulum's subclass returns naive results from `+ timedelta`)."""
-    v = value.astimezone(UTC)
-    return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, tzinfo=UTC)
-
-
 def split_window(start: datetime, end: datetime, longest: timedelta) -> Iterator[tuple[datetime, datetime]]:
     """Consecutive half-open sub-windows of at most `longest` covering `[start, end)`."""
-    start, end = _plain(start), _plain(end)
+    start, end = to_utc(start, name="start"), to_utc(end, name="end")
     cursor = start
     while cursor < end:
         upto = min(cursor + longest, end)

@@ -31,18 +31,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
+from drp_domain import CURRENCIES as _CURRENCIES
+from drp_domain import ORDER_STATUSES as _ORDER_STATUSES
+from drp_domain import SEGMENTS as _SEGMENTS
+from drp_domain import Entity
 
-class Entity(StrEnum):
-    """The entities ingested from the source system."""
-
-    ORDERS = "orders"
-    CUSTOMERS = "customers"
-    PRODUCTS = "products"
-
-
-ORDER_STATUSES: Final = frozenset({"placed", "paid", "shipped", "delivered", "cancelled", "returned"})
-CURRENCIES: Final = frozenset({"USD", "EUR", "GBP"})
-SEGMENTS: Final = frozenset({"consumer", "smb", "enterprise"})
+# Sets for the hot path's membership tests.
+ORDER_STATUSES: Final = frozenset(_ORDER_STATUSES)
+CURRENCIES: Final = frozenset(_CURRENCIES)
+SEGMENTS: Final = frozenset(_SEGMENTS)
 
 # numeric(12, 2) holds |x| < 10^10; integer columns are int4.
 MAX_MONEY: Final = 1e10

@@ -55,7 +55,6 @@ from drp.ingest.contract import (
     LINES_COLUMNS,
     LINES_TABLE,
     SPECS,
-    Entity,
     EntitySpec,
     check_record,
     expected_fields,
@@ -64,7 +63,9 @@ from drp.ingest.contract import (
 from drp.ingest.contract import source_record_id as record_id_of
 from drp.ingest.dedupe import SeenKeys, key64
 from drp.ingest.errors import IngestError, IntegrityError, IntervalConflictError, format_window
+from drp.intervals import to_utc
 from drp.settings import Settings
+from drp_domain import Entity
 
 log = logging.getLogger("drp.ingest")
 
@@ -162,19 +163,6 @@ class BatchResult:
 def application_name(entity: str, batch_id: UUID) -> str:
     """The Postgres `application_name` of a load's connection (find it in `pg_stat_activity`)."""
     return f"drp-ingest:{entity}:{batch_id}"
-
-
-def _utc(value: datetime, name: str) -> datetime:
-    """An aware bound as a plain `datetime` in UTC.
-
-    Rebuilt as a stdlib `datetime`: subclasses such as pendulum's `DateTime` (Airflow's
-    `data_interval_start`) do arithmetic their own way, e.g. `DateTime + timedelta` came back
-    naive, which broke window splitting.
-    """
-    if value.tzinfo is None:
-        raise ValueError(f"{name} must be timezone-aware (got naive {value.isoformat()})")
-    v = value.astimezone(UTC)
-    return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, tzinfo=UTC)
 
 
 def _esc(text: str) -> str:
@@ -561,8 +549,8 @@ def load_interval(
         ValueError: unknown entity, naive datetimes or an empty interval.
     """
     spec = SPECS[Entity(entity)]
-    start = _utc(start, "start")
-    end = _utc(end, "end")
+    start = to_utc(start, name="start")
+    end = to_utc(end, name="end")
     if end <= start:
         raise ValueError(f"empty interval: end {end.isoformat()} is not after start {start.isoformat()}")
     batch_id = uuid4()

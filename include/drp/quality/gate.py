@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
+from drp.intervals import to_utc
 from drp.quality.errors import QualityGateError, QualityInputError
 from drp.quality.frames import Frame, FrameReader
 from drp.quality.report import MAX_EXAMPLES, Failure, QualityReport, SuiteResult
@@ -81,7 +82,7 @@ def run_quality_gate(
     """
     started = time.perf_counter()
     _check_interval(data_interval_start, data_interval_end)
-    data_interval_start, data_interval_end = _utc(data_interval_start), _utc(data_interval_end)
+    data_interval_start, data_interval_end = to_utc(data_interval_start), to_utc(data_interval_end)
     selected = _select(suites)
     path = Path(duckdb_path or settings.duckdb_path)
     if not path.is_file():
@@ -178,11 +179,6 @@ def run_quality_gate(
     if not report.passed:
         raise QualityGateError(report)
     return report
-
-
-def _utc(value: datetime) -> datetime:
-    """A plain `datetime` in UTC (Airflow passes pendulum instances; GX and DuckDB want plain ones)."""
-    return datetime.fromisoformat(value.isoformat()).astimezone(UTC)
 
 
 def _select(names: Sequence[str] | None) -> tuple[SuiteSpec, ...]:

@@ -4,8 +4,8 @@
 `expectations/`, one validation definition and one checkpoint per suite, the pandas datasource
 in `great_expectations.yml`) is generated from it by `sync_project()`, which writes only what
 differs: on a clean checkout it writes nothing, so running gates never rewrite committed files.
-`python -m drp.quality sync` regenerates the project after a change to `suites.py`;
-`python -m drp.quality check` (and a test) fail while the committed project is stale.
+`drp quality sync` regenerates the project after a change to `suites.py`;
+`drp quality check` (and a test) fail while the committed project is stale.
 
 Everything here imports Great Expectations (7-9 s) inside functions only.
 """

@@ -17,7 +17,7 @@ tests) without the 8-second GX import. `drp.quality.project` turns the specs int
 
 Values that depend on the run (the interval's bounds) are GX suite parameters
 (`{"$PARAMETER": name}`), filled by `expectation_parameters()`. Fixed thresholds are constants
-below, derived from the source system's behaviour (`drp.generator.world`): mean order amount about
+below, derived from the source system's behaviour (`drp_generator.world`): mean order amount about
 390-430 with a median about 280-320, at most 5 lines x 4 items x ~500 per order (~10,000), daily
 volume `orders_per_day` x 0.77-1.65 (weekday, season, holiday, noise), and every order's
 lifecycle ending within 16 days of its creation.
@@ -31,9 +31,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-ORDER_STATUSES: Final = ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
-CURRENCIES: Final = ("USD", "EUR", "GBP")
-SEGMENTS: Final = ("consumer", "smb", "enterprise")
+from drp_domain import CURRENCIES, ORDER_STATUSES, SEGMENTS
 
 # --- thresholds ------------------------------------------------------------------------------
 # Order amounts (one currency unit ~ one USD; FX rates are 0.79-1.0). Critical bands catch a

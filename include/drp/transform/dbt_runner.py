@@ -17,11 +17,12 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from drp.errors import PlatformError
+from drp.intervals import to_utc
 from drp.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -241,17 +242,13 @@ def interval_vars(
         return {}
     if data_interval_start is None or data_interval_end is None:
         raise DbtError("data_interval_start and data_interval_end go together (or neither, for all history)")
-    start, end = _as_utc(data_interval_start), _as_utc(data_interval_end)
+    start, end = (
+        to_utc(data_interval_start, name="data interval start"),
+        to_utc(data_interval_end, name="data interval end"),
+    )
     if start >= end:
         raise DbtError(f"empty data interval [{start.isoformat()}, {end.isoformat()})")
     return {"data_interval_start": start.isoformat(), "data_interval_end": end.isoformat()}
-
-
-def _as_utc(value: datetime | str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    if parsed.tzinfo is None:
-        raise DbtError(f"data interval bound {value!r} has no time zone")
-    return parsed.astimezone(UTC)
 
 
 # --- running -----------------------------------------------------------------------------

@@ -1,0 +1,261 @@
+"""Task bodies of the `orders_elt_daily` DAG, importable and testable without Airflow.
+
+Each function takes the run's interval explicitly (never `now()`), does one step, and returns a
+JSON-able dict with `records_processed` plus whatever the audit trail and the run summary need.
+Heavy libraries are imported inside the functions so the DAG file parses fast.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from drp.errors import PlatformError
+from drp.intervals import to_utc
+from drp.settings import Settings, get_settings
+from drp_domain import DIMENSIONS
+
+HISTORY_WORKERS = 4
+
+
+def dbt_interval(
+    start: datetime, end: datetime, loads: list[dict[str, Any]], high_water: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The interval dbt must (re)build: the run's, widened back to raw the warehouse has not seen.
+
+    Incremental models only pick up raw rows of the interval they are given. Two kinds of raw
+    would otherwise never reach the warehouse: history days loaded by this run (a dimension's
+    first load), and batches between the warehouse's high-water mark (the end of the latest
+    interval it holds) and this run, e.g. dimension days loaded by a run for a later day into
+    another warehouse, or a run for a later day after a gap.
+    """
+    earliest = [to_utc(load["history_from"]) for load in loads if load.get("history_from")]
+    if high_water is not None and high_water < start:
+        earliest.append(to_utc(high_water))
+    return (min([start, *earliest]), end)
+
+
+def warehouse_high_water(settings: Settings) -> datetime | None:
+    """The end of the latest raw interval the warehouse holds (None for a new warehouse)."""
+    import duckdb
+
+    if not settings.duckdb_path.exists():
+        return None
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        try:
+            row = con.execute("select max(batch_interval_end) from staging.customer_versions").fetchone()
+        except duckdb.CatalogException:
+            return None
+    return row[0] if row and row[0] is not None else None
+
+
+def ingest(
+    entity: str,
+    start: datetime,
+    end: datetime,
+    *,
+    faults: dict[str, str] | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Extract one entity's window from the generator API into Postgres raw (exactly once).
+
+    For a dimension, first load any day of its history (since `source_history_start`) that no
+    live batch covers yet, so facts never reference customers or products the platform never saw.
+    """
+    from drp.ingest.loader import load_interval
+
+    settings = settings or get_settings()
+    history = load_missing_history(settings, entity, before=start) if entity in DIMENSIONS else []
+    result = load_interval(settings, entity, start, end, faults=faults or None)
+    return {
+        "history_from": min(r.start for r in history).isoformat() if history else None,
+        "history_days_loaded": len(history),
+        "history_records_loaded": sum(r.loaded for r in history),
+        "records_processed": result.received,
+        "entity": entity,
+        "batch_id": str(result.batch_id),
+        "received": result.received,
+        "loaded": result.loaded,
+        "quarantined": result.quarantined,
+        "quarantined_by_reason": result.quarantined_by_reason,
+        "duplicates": result.duplicates,
+        "drift": result.drift,
+        "archive_key": result.archive_key,
+    }
+
+
+def missing_history_days(
+    settings: Settings, entity: str, before: datetime, *, source_system: str | None = None
+) -> list[datetime]:
+    """Days in `[source_history_start, before)` that no live batch of `entity` overlaps."""
+    import psycopg
+
+    from drp.ingest.loader import DEFAULT_SOURCE
+
+    first = datetime.combine(settings.source_history_start, datetime.min.time(), tzinfo=UTC)
+    if before <= first:
+        return []
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        rows = conn.execute(
+            """
+            select day
+            from generate_series(%(first)s::timestamptz, %(before)s::timestamptz, interval '1 day') as day
+            where day + interval '1 day' <= %(before)s
+              and not exists (
+                select 1 from ops.ingest_batches as b
+                where b.status = 'succeeded' and b.entity = %(entity)s and b.source_system = %(source)s
+                  and b.data_interval_start < day + interval '1 day' and b.data_interval_end > day
+            )
+            order by day
+            """,
+            {"first": first, "before": before, "entity": entity, "source": source_system or DEFAULT_SOURCE},
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def load_missing_history(
+    settings: Settings, entity: str, before: datetime, *, source_system: str | None = None
+) -> list[Any]:
+    """Load each missing history day as its own batch (so any day can be reloaded later)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    from drp.ingest.loader import DEFAULT_SOURCE, load_interval
+
+    source = source_system or DEFAULT_SOURCE
+    days = missing_history_days(settings, entity, before, source_system=source)
+
+    def load(day: datetime) -> Any:
+        return load_interval(settings, entity, day, day + timedelta(days=1), source_system=source)
+
+    with ThreadPoolExecutor(max_workers=HISTORY_WORKERS, thread_name_prefix=f"history-{entity}") as pool:
+        return list(pool.map(load, days))
+
+
+def prepare_warehouse(
+    start: datetime | None = None,
+    end: datetime | None = None,
+    loads: list[dict[str, Any]] | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Make sure the DuckDB file's folder and the offline postgres extension are in place, and
+    decide the interval dbt builds (see `dbt_interval`)."""
+    from drp.transform.dbt_runner import ensure_postgres_scanner, extension_directory
+
+    settings = settings or get_settings()
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    ext = ensure_postgres_scanner(extension_directory(settings))
+    result: dict[str, Any] = {
+        "records_processed": 0,
+        "duckdb_path": str(settings.duckdb_path),
+        "extension_dir": str(ext),
+    }
+    if start is not None and end is not None:
+        dbt_start, dbt_end = dbt_interval(start, end, loads or [], warehouse_high_water(settings))
+        result |= {"dbt_interval_start": dbt_start.isoformat(), "dbt_interval_end": dbt_end.isoformat()}
+    return result
+
+
+def transform(
+    start: datetime, end: datetime, *, full_refresh: bool = False, settings: Settings | None = None
+) -> dict[str, Any]:
+    """dbt build for the interval (used where Cosmos is not: the CLI and tests)."""
+    from drp.transform.dbt_runner import DbtError, run_dbt
+
+    result = run_dbt(
+        settings or get_settings(),
+        "build",
+        data_interval_start=start,
+        data_interval_end=end,
+        full_refresh=full_refresh,
+    )
+    if not result.success:
+        raise DbtError(f"dbt build failed: {', '.join(n.name for n in result.nodes if n.failed)}")
+    return dbt_summary(result.nodes)
+
+
+def dbt_summary(nodes: list[Any]) -> dict[str, Any]:
+    models = [n for n in nodes if n.resource_type in {"model", "snapshot"}]
+    tests = [n for n in nodes if n.resource_type in {"test", "unit_test"}]
+    return {
+        "records_processed": sum(n.rows_affected or 0 for n in models),
+        "models_built": len([n for n in models if n.status == "success"]),
+        "tests_passed": len([n for n in tests if n.status == "pass"]),
+        "tests_warned": len([n for n in tests if n.status == "warn"]),
+        "tests_failed": len([n for n in tests if n.status in {"fail", "error"}]),
+    }
+
+
+DBT_SUMMARY_XCOM_KEY = "drp_dbt_summary"
+
+
+class DbtBuildMissingError(PlatformError):
+    """The run's dbt build did not run in this try of the run (nothing to validate or publish)."""
+
+
+def push_dbt_summary(project_dir: str, **_: Any) -> None:
+    """Cosmos producer callback: summarize dbt's run results before Cosmos deletes its temporary
+    project copy, and keep the summary as the producer's XCom (cleared with the run)."""
+    from airflow.sdk import get_current_context
+
+    from drp.transform.dbt_runner import parse_run_results
+
+    nodes = parse_run_results(Path(project_dir) / "target" / "run_results.json")
+    # The task's own context: Cosmos hands callbacks a context it keeps between executions.
+    get_current_context()["ti"].xcom_push(key=DBT_SUMMARY_XCOM_KEY, value=dbt_summary(nodes))
+
+
+def dbt_run_results(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """The dbt build's summary the producer left for this try of the run, or a clear error."""
+    if not summary:
+        raise DbtBuildMissingError(
+            "the dbt build did not run in this try of the run: the Cosmos watcher producer skips "
+            "itself when a run is cleared or retried. Trigger a new run for the day instead "
+            "(`make run DATE=YYYY-MM-DD` replaces the day's run)."
+        )
+    return summary
+
+
+def quality_gate(
+    run_id: str, start: datetime, end: datetime, *, settings: Settings | None = None
+) -> dict[str, Any]:
+    """The blocking Great Expectations gate; raises on a critical failure, alerts on warnings."""
+    from drp.monitoring.alerts import send_alert
+    from drp.quality.gate import run_quality_gate
+
+    settings = settings or get_settings()
+    report = run_quality_gate(settings, run_id=run_id, data_interval_start=start, data_interval_end=end)
+    summary = report.as_dict()
+    warnings = summary["warning_failures"]
+    if warnings:
+        send_alert(
+            settings,
+            f"drp: quality warnings in run {run_id}",
+            [str(w.get("message", w)) for w in warnings][:20],
+            level="warning",
+        )
+    summary["records_processed"] = sum(s["rows"] for s in summary["suites"])
+    return summary
+
+
+def publish(
+    run_id: str,
+    start: datetime,
+    *,
+    manifest_extra: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Publish every mart as a Parquet snapshot keyed by the interval's date, plus a manifest."""
+    from drp.publish.snapshots import publish_marts
+
+    result = publish_marts(
+        settings or get_settings(), start.date(), run_id=run_id, extra_manifest=manifest_extra
+    )
+    return {
+        "records_processed": sum(s.rows for s in result.snapshots),
+        "snapshot_date": result.snapshot_date,
+        "manifest_key": result.manifest_key,
+        "snapshot_keys": result.keys(),
+        "rows": {s.model: s.rows for s in result.snapshots},
+    }

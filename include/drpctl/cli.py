@@ -1,0 +1,251 @@
+"""`drp`: the platform's command line (stack control, migrations, Airflow passthrough)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from drp.errors import PlatformError
+from drpctl.ingest_cli import app as ingest_app
+from drpctl.quality_cli import app as quality_app
+
+app = typer.Typer(help="drp: the data reliability platform.", no_args_is_help=True, add_completion=False)
+
+
+app.add_typer(ingest_app, name="ingest", help="Load an entity's window from the source API into raw.")
+app.add_typer(quality_app, name="quality", help="Maintain the GX project generated from suites.py.")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def clear_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a PlatformError into one line on stderr and exit code 1 (no traceback)."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except PlatformError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _settings(check_secrets: bool = True):  # type: ignore[no-untyped-def]
+    from drp.settings import load_settings
+
+    return load_settings(check_secrets=check_secrets)
+
+
+@app.command("init-env")
+@clear_errors
+def init_env() -> None:
+    """Generate missing secrets into .env (never overwrites a value already set)."""
+    from drp.settings import env_file_path
+    from drpctl.stack.secrets import ensure_secrets
+
+    generated = ensure_secrets(env_file_path())
+    typer.echo(
+        f"generated {', '.join(generated)} into {env_file_path()}" if generated else ".env is complete"
+    )
+
+
+@app.command()
+@clear_errors
+def up(timeout: Annotated[float, typer.Option(help="Seconds to wait for health")] = 240) -> None:
+    """Start the stack (Docker when an engine answers, else native services) and wait until healthy."""
+    from drp.settings import env_file_path
+    from drpctl.stack import docker, native
+    from drpctl.stack.secrets import ensure_secrets
+
+    generated = ensure_secrets(env_file_path())
+    if generated:
+        typer.echo(f"generated secrets into {env_file_path()}: {', '.join(generated)}")
+    settings = _settings()
+    if docker.engine_available():
+        typer.echo("Docker engine found: docker compose up")
+        raise typer.Exit(docker.compose("up", "-d", "--wait"))
+    report = native.up(settings, timeout=timeout, echo=typer.echo)
+    if report.already_up:
+        typer.echo("stack already up and healthy: nothing to do")
+    else:
+        typer.echo(f"stack up in {report.seconds:.1f}s (postgres: {report.postgres_mode})")
+    _print_status(settings)
+
+
+@app.command()
+@clear_errors
+def down() -> None:
+    """Stop everything `up` started."""
+    from drpctl.stack import docker, native
+
+    if docker.engine_available():
+        raise typer.Exit(docker.compose("down"))
+    native.down(_settings(check_secrets=False), echo=typer.echo)
+
+
+def _print_status(settings) -> bool:  # type: ignore[no-untyped-def]
+    from drpctl.stack import native
+
+    checks, programs = native.status(settings)
+    typer.echo(f"{'SERVICE':<14}{'HEALTH':<10}{'URL':<40}DETAIL")
+    for check in checks:
+        mark = "healthy" if check.healthy else "DOWN"
+        typer.echo(f"{check.service:<14}{mark:<10}{check.url:<40}{check.detail}")
+    if programs:
+        typer.echo("\nPROCESSES (supervisord)")
+        for info in programs:
+            name, state, pid = info["name"], info["statename"], info["pid"]
+            typer.echo(f"  {name!s:<24}{state!s:<10}pid {pid!s:<8}{info['stdout_logfile']}")
+    if any(c.service == "airflow" and c.healthy for c in checks):
+        typer.echo(
+            f"\nAirflow UI: {settings.airflow_url}  (user {settings.airflow_admin_user}, "
+            "password DRP_AIRFLOW_ADMIN_PASSWORD in .env)"
+        )
+    return all(c.healthy for c in checks)
+
+
+@app.command()
+@clear_errors
+def status() -> None:
+    """Each service, its URL/port and health; exit 1 if any is unhealthy."""
+    if not _print_status(_settings()):
+        raise typer.Exit(1)
+
+
+@app.command()
+@clear_errors
+def logs(
+    service: Annotated[str | None, typer.Argument(help="One service, e.g. airflow-scheduler")] = None,
+    lines: Annotated[int, typer.Option("-n", help="Lines per log")] = 40,
+    follow: Annotated[bool, typer.Option("-f", help="Follow one service's log")] = False,
+) -> None:
+    """Show the services' logs (from the state dir)."""
+    from drpctl.stack.supervisor import state_paths
+
+    log_dir = state_paths(_settings(check_secrets=False))["logs"]
+    files = [log_dir / f"{service}.log"] if service else sorted(log_dir.glob("*.log"))
+    if not files or not files[0].exists():
+        raise PlatformError(f"no log for {service or 'any service'} in {log_dir}")
+    if follow:
+        os.execvp("tail", ["tail", "-n", str(lines), "-F", str(files[0])])  # noqa: S606 - fixed argv
+    for path in files:
+        typer.secho(f"==> {path} <==", bold=True)
+        subprocess.run(["tail", "-n", str(lines), str(path)], check=False)
+
+
+@app.command()
+@clear_errors
+def migrate() -> None:
+    """Apply pending migrations to the platform database (idempotent)."""
+    from drp.db.migrate import current_revisions, upgrade
+
+    settings = _settings()
+    upgrade(settings)
+    typer.echo(f"database at revision(s): {', '.join(sorted(current_revisions(settings)))}")
+
+
+@app.command()
+@clear_errors
+def prepare() -> None:
+    """Install DuckDB's offline postgres extension and write dbt's manifest (the DAG renders from it)."""
+    from drpctl.stack.native import parse_dbt_project
+
+    parse_dbt_project(_settings())
+    typer.echo("warehouse prepared and dbt manifest written")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@clear_errors
+def airflow(ctx: typer.Context) -> None:
+    """Run an `airflow` CLI command with the platform's Airflow configuration."""
+    from drpctl.stack.airflow import cli_env, write_passwords_file
+    from drpctl.stack.supervisor import VENV_BIN
+
+    settings = _settings()
+    write_passwords_file(settings)
+    env = cli_env(settings)
+    os.execve(str(VENV_BIN / "airflow"), ["airflow", *ctx.args], env)  # noqa: S606 - argv, no shell
+
+
+@app.command()
+@clear_errors
+def docs(
+    port: Annotated[int, typer.Option(help="Port to serve on (127.0.0.1)")] = 8081,
+    serve: Annotated[bool, typer.Option(help="Serve after building")] = True,
+) -> None:
+    """Build the dbt docs and GX Data Docs into .drp/docs and serve them locally."""
+    from drpctl.docs_site.build import build_site
+    from drpctl.docs_site.build import serve as serve_site
+
+    settings = _settings()
+    index = build_site(settings)
+    typer.echo(f"docs built: {index}")
+    if serve:
+        typer.echo(f"serving on http://127.0.0.1:{port}/  (dbt: /dbt/, Data Docs: /gx/; Ctrl-C to stop)")
+        serve_site(settings, port)
+
+
+def _yesterday() -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+
+
+def _day(value: str, option: str) -> date:
+    from drp.errors import ConfigError
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@app.command()
+@clear_errors
+def run(
+    day_option: Annotated[
+        str | None, typer.Option("--date", help="Day to process (YYYY-MM-DD); default yesterday")
+    ] = None,
+) -> None:
+    """Run the daily pipeline for one day through Airflow and print what it did."""
+    from drpctl.driver.run import format_summary, run_day
+
+    settings = _settings()
+    day = _day(day_option or _yesterday(), "--date")
+    summary = run_day(settings, day, echo=typer.echo)
+    typer.echo("")
+    typer.echo(format_summary(settings, summary))
+
+
+@app.command()
+@clear_errors
+def backfill(
+    start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD)")],
+    end: Annotated[str, typer.Option(help="Last day, inclusive (YYYY-MM-DD)")],
+) -> None:
+    """Backfill START..END (inclusive) as an Airflow backfill: one run per day, oldest first."""
+    from drpctl.driver.run import backfill as run_backfill
+
+    settings = _settings()
+    first, last = _day(start, "START"), _day(end, "END")
+    if last < first:
+        raise PlatformError(f"backfill END {end} is before START {start}")
+    summaries = run_backfill(settings, first, last, echo=typer.echo)
+    typer.echo(f"backfill done: {len(summaries)} days succeeded")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Health checks for each service of the stack: one function per service, each returning a Check."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from drp.settings import Settings
+from drpctl.stack import postgres
+
+
+@dataclass(frozen=True)
+class Check:
+    """The health of one service."""
+
+    service: str
+    url: str
+    healthy: bool
+    detail: str = ""
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when something accepts TCP connections at host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def check_postgres(settings: Settings) -> Check:
+    url = f"postgresql://{settings.postgres_host}:{settings.postgres_port}/{settings.postgres_db}"
+    ok = postgres.answers(settings.postgres_conninfo())
+    return Check("postgres", url, ok, "" if ok else "no answer with the platform role")
+
+
+def check_object_store(settings: Settings) -> Check:
+    from minio.error import S3Error
+    from urllib3.exceptions import HTTPError
+
+    from drp.storage.object_store import client
+
+    url = f"http://{settings.s3_endpoint}"
+    try:
+        buckets = {b.name for b in client(settings).list_buckets()}
+    except (S3Error, HTTPError, OSError) as exc:
+        return Check("object-store", url, False, type(exc).__name__)
+    missing = {settings.s3_bucket_raw, settings.s3_bucket_analytics} - buckets
+    return Check("object-store", url, not missing, f"missing buckets: {sorted(missing)}" if missing else "")
+
+
+def check_generator(settings: Settings) -> Check:
+    url = settings.generator_url
+    try:
+        ok = httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError as exc:
+        return Check("generator", url, False, type(exc).__name__)
+    return Check("generator", url, ok)
+
+
+def check_airflow(settings: Settings) -> Check:
+    """Airflow is healthy when its API answers and every component reports healthy."""
+    url = settings.airflow_url
+    try:
+        resp = httpx.get(f"{url}/api/v2/monitor/health", timeout=3)
+        body = resp.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return Check("airflow", url, False, type(exc).__name__)
+    components = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    unhealthy = [c for c in components if (body.get(c) or {}).get("status") != "healthy"]
+    return Check("airflow", url, not unhealthy, f"not healthy: {', '.join(unhealthy)}" if unhealthy else "")
+
+
+CHECKS: dict[str, Callable[[Settings], Check]] = {
+    "postgres": check_postgres,
+    "object-store": check_object_store,
+    "generator": check_generator,
+    "airflow": check_airflow,
+}

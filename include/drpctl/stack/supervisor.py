@@ -1,0 +1,279 @@
+"""The native stack's services under supervisord, which owns their process groups.
+
+supervisord starts every program in its own process group and stops the whole group
+(`stopasgroup`/`killasgroup`), which matters for Airflow: LocalExecutor workers ignore SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from supervisor.xmlrpc import SupervisorTransport
+
+from drp.errors import StackError
+from drp.settings import PROJECT_ROOT, Settings
+from drpctl.stack import airflow, postgres
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Program:
+    """One supervised service."""
+
+    name: str
+    command: str
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    stopsignal: str = "TERM"
+    stopwaitsecs: int = 20
+    group: str | None = None
+
+
+def state_paths(settings: Settings) -> dict[str, Path]:
+    base = settings.state_dir
+    return {
+        "conf": base / "supervisord.conf",
+        "sock": base / "supervisor.sock",
+        "pid": base / "supervisord.pid",
+        "logs": base / "logs",
+        # The settings that decide which data the running services read and write (native.up).
+        "data_settings": base / "stack-data-settings.json",
+    }
+
+
+def log_path(settings: Settings, name: str) -> Path:
+    return state_paths(settings)["logs"] / f"{name}.log"
+
+
+def seaweed_config_path(settings: Settings) -> Path:
+    return settings.state_dir / "seaweedfs" / "s3.json"
+
+
+def generator_env(settings: Settings) -> dict[str, str]:
+    """The settings that define the generator's world (seed, volume) and its default faults."""
+    return {
+        "DRP_GENERATOR_SEED": str(settings.generator_seed),
+        "DRP_GENERATOR_ORDERS_PER_DAY": str(settings.generator_orders_per_day),
+        "DRP_GENERATOR_FAULTS": settings.generator_faults,
+    }
+
+
+def programs(settings: Settings, *, local_postgres: bool) -> list[Program]:
+    """Every service the native stack runs, in start order."""
+    from drp.transform.dbt_runner import dbt_env
+
+    # Airflow tasks run dbt through Cosmos, whose profile reads DRP_* from the environment.
+    platform_env = {k: v for k, v in dbt_env(settings).items() if k.startswith(("DRP_", "DBT_"))}
+    af_env = {**platform_env, **airflow.airflow_env(settings)}
+    airflow_bin = VENV_BIN / "airflow"
+    result: list[Program] = []
+    if local_postgres:
+        data = postgres.local_data_dir(settings)
+        bindir = postgres.find_bindir()
+        result.append(
+            Program(
+                "postgres",
+                f"{bindir / 'postgres'} -D {data} -p {settings.postgres_port} -k {data} "
+                f"-c listen_addresses={settings.postgres_host}",
+                user=postgres.cluster_os_user(),
+                stopsignal="INT",
+            )
+        )
+    result += [
+        Program(
+            "seaweedfs",
+            f"{VENV_BIN / 'weed'} mini -dir={settings.state_dir / 'seaweedfs' / 'data'} "
+            f"-ip={settings.s3_host} -ip.bind={settings.s3_host} -s3.port={settings.s3_port} "
+            f"-s3.config={seaweed_config_path(settings)} -admin.ui=false -webdav=false "
+            "-s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false",
+        ),
+        # Explicit, so that the config shows which source world the API serves.
+        Program("generator", f"{sys.executable} -m drp_generator", env=generator_env(settings)),
+        Program("airflow-api-server", f"{airflow_bin} api-server", env=af_env, group="airflow"),
+        Program(
+            "airflow-scheduler", f"{airflow_bin} scheduler --skip-serve-logs", env=af_env, group="airflow"
+        ),
+        Program("airflow-dag-processor", f"{airflow_bin} dag-processor", env=af_env, group="airflow"),
+        Program(
+            "airflow-triggerer", f"{airflow_bin} triggerer --skip-serve-logs", env=af_env, group="airflow"
+        ),
+    ]
+    return result
+
+
+def _env_line(env: dict[str, str]) -> str:
+    # supervisord's environment syntax: KEY="value",… with % escaped for its interpolation.
+    def quote(value: str) -> str:
+        return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
+
+    return ",".join(f"{key}={quote(value)}" for key, value in env.items())
+
+
+def render_config(settings: Settings, progs: list[Program]) -> str:
+    """supervisord.conf for the given programs; every program starts only when asked."""
+    paths = state_paths(settings)
+    lines = [
+        "[unix_http_server]",
+        f"file={paths['sock']}",
+        "chmod=0700",
+        "",
+        "[supervisord]",
+        f"logfile={paths['logs'] / 'supervisord.log'}",
+        f"pidfile={paths['pid']}",
+        f"directory={PROJECT_ROOT}",
+        "nodaemon=false",
+        "silent=true",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{paths['sock']}",
+        "",
+    ]
+    for prog in progs:
+        lines += [
+            f"[program:{prog.name}]",
+            f"command={prog.command}",
+            f"directory={PROJECT_ROOT}",
+            "autostart=false",
+            "autorestart=unexpected",
+            "startsecs=2",
+            "startretries=2",
+            f"stopsignal={prog.stopsignal}",
+            f"stopwaitsecs={prog.stopwaitsecs}",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "redirect_stderr=true",
+            f"stdout_logfile={log_path(settings, prog.name)}",
+            "stdout_logfile_maxbytes=20MB",
+            "stdout_logfile_backups=2",
+        ]
+        if prog.user:
+            lines.append(f"user={prog.user}")
+        if prog.env:
+            lines.append(f"environment={_env_line(prog.env)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+class Supervisor:
+    """A handle on the project's supervisord (through its XML-RPC unix socket)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.paths = state_paths(settings)
+
+    def _proxy(self) -> Any:
+        transport = SupervisorTransport(None, None, f"unix://{self.paths['sock']}")
+        # The URL host is ignored by the unix transport.
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+    def running(self) -> bool:
+        if not self.paths["sock"].exists():
+            return False
+        try:
+            return bool(self._proxy().supervisor.getState()["statename"] == "RUNNING")
+        except (OSError, xmlrpc.client.Fault):
+            return False
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.paths["pid"].read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def start_daemon(self, config: str) -> None:
+        """Write the config and start supervisord (or reload it when already running)."""
+        self.paths["logs"].mkdir(parents=True, exist_ok=True)
+        self.paths["conf"].write_text(config)
+        self.paths["conf"].chmod(0o600)  # it holds secrets in program environments
+        if self.running():
+            self._apply_reloaded_config()
+            return
+        supervisord = shutil.which("supervisord", path=str(VENV_BIN)) or "supervisord"
+        result = subprocess.run(
+            [supervisord, "-c", str(self.paths["conf"])], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise StackError(
+                f"supervisord failed to start: {result.stderr.strip()}",
+                service="supervisord",
+                log=str(self.paths["logs"] / "supervisord.log"),
+            )
+        deadline = time.monotonic() + 15
+        while not self.running():
+            if time.monotonic() > deadline:
+                raise StackError(
+                    "supervisord did not answer on its socket",
+                    service="supervisord",
+                    log=str(self.paths["logs"] / "supervisord.log"),
+                )
+            time.sleep(0.1)
+
+    def _apply_reloaded_config(self) -> None:
+        """Pick up a rewritten config: add new programs, restart changed ones, drop removed ones."""
+        rpc = self._proxy().supervisor
+        added, changed, removed = rpc.reloadConfig()[0]
+        for name in [*changed, *removed]:
+            with contextlib.suppress(xmlrpc.client.Fault):
+                rpc.stopProcessGroup(name)
+            rpc.removeProcessGroup(name)
+        for name in [*added, *changed]:
+            rpc.addProcessGroup(name)
+
+    def start(self, name: str) -> None:
+        info = self.info(name)
+        if info and info["statename"] in {"RUNNING", "STARTING"}:
+            return
+        try:
+            self._proxy().supervisor.startProcess(name, True)
+        except xmlrpc.client.Fault as exc:
+            raise StackError(
+                f"could not start: {exc.faultString}", service=name, log=str(log_path(self.settings, name))
+            ) from None
+
+    def info(self, name: str) -> dict[str, Any] | None:
+        try:
+            return cast(dict[str, Any], self._proxy().supervisor.getProcessInfo(name))
+        except (OSError, xmlrpc.client.Fault):
+            return None
+
+    def all_info(self) -> list[dict[str, Any]]:
+        if not self.running():
+            return []
+        return cast(list[dict[str, Any]], self._proxy().supervisor.getAllProcessInfo())
+
+    def shutdown(self, timeout: float = 60) -> None:
+        """Stop every program (whole process groups) and supervisord itself, and wait for it."""
+        pid = self.pid()
+        if not self.running():
+            return
+        self._proxy().supervisor.shutdown()
+        deadline = time.monotonic() + timeout
+        while pid and _alive(pid):
+            if time.monotonic() > deadline:
+                raise StackError(
+                    "supervisord did not exit in time",
+                    service="supervisord",
+                    log=str(self.paths["logs"] / "supervisord.log"),
+                )
+            time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
