@@ -1,6 +1,6 @@
 """Quality gate wall time at scale: a 100k-order interval and a 1M-order interval.
 
-For each size, builds a synthetic warehouse (`tests.quality.sample_warehouse`: staging.orders and every mart,
+For each size, builds a synthetic warehouse (`tests.drp.quality.sample_warehouse`: staging.orders and every mart,
 two days of N orders each) in a temp DuckDB file, then runs the real gate on day 2, so the
 staging frame holds the N orders created that day plus the earlier orders its batch updated.
 Results go to a throw-away Postgres database (`drp_bench_gx_<random>`, dropped afterwards) and a
@@ -25,7 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from tests.quality.sample_warehouse import SampleSpec, build_sample_warehouse
+from tests.drp.quality.sample_warehouse import SampleSpec, build_sample_warehouse
 
 from drp.db.migrate import upgrade
 from drp.quality.gate import run_quality_gate

@@ -14,8 +14,8 @@ import pytest
 from drp_generator.config import GeneratorConfig
 from drp_generator.faults import FaultConfig, HttpFault, decide_http_fault, request_key
 from drp_generator.model import Entity, to_epoch
-from tests.generator.conftest import API_KEY, TEST_CONFIG, Served, _serve
-from tests.generator.helpers import bulk_lines, loads, page_all, tally, truth
+from tests.drp_generator.conftest import API_KEY, TEST_CONFIG, Served, _serve
+from tests.drp_generator.helpers import bulk_lines, loads, page_all, tally, truth
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from drp.settings import Settings
 from drp_domain import Entity
 from drp_generator.truth import truth
 from drpctl.ingest_cli import app
-from tests.ingest.conftest import Generator, day
+from tests.drp.ingest.conftest import Generator, day
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.generator.conftest import Served
-from tests.generator.helpers import ID_FIELDS, bulk_lines, loads, page_all, truth
+from tests.drp_generator.conftest import Served
+from tests.drp_generator.helpers import ID_FIELDS, bulk_lines, loads, page_all, truth
 
 pytestmark = pytest.mark.integration
 

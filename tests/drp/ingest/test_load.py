@@ -20,7 +20,7 @@ from drp.storage.object_store import client as s3_client
 from drp_domain import Entity
 from drp_generator.faults import parse_faults
 from drp_generator.truth import truth
-from tests.ingest.conftest import Generator, day
+from tests.drp.ingest.conftest import Generator, day
 
 pytestmark = pytest.mark.integration
 

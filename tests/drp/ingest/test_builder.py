@@ -16,7 +16,7 @@ from drp.ingest.client import ClientConfig, SourceClient
 from drp.ingest.contract import SPECS
 from drp.ingest.loader import _PageBuilder, _State
 from drp_domain import Entity
-from tests.ingest.test_contract import ORDER
+from tests.drp.ingest.test_contract import ORDER
 
 pytestmark = pytest.mark.unit
 

@@ -18,7 +18,7 @@ from drp.quality.errors import QualityGateError, QualityInputError
 from drp.quality.report import QualityReport
 from drp.quality.suites import SUITES
 from drp.settings import Settings
-from tests.quality.sample_warehouse import SampleSpec, build_sample_warehouse
+from tests.drp.quality.sample_warehouse import SampleSpec, build_sample_warehouse
 
 from .conftest import END, INTERVAL_DAY, SAMPLE, START, RunGate, corrupt
 

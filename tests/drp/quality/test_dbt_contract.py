@@ -1,7 +1,7 @@
 """The gate on what dbt really builds: the suites' contracts must match the dbt project.
 
 Builds `dbt_project/` (dbt-duckdb, a subprocess) over the dbt tests' hand-made three-day raw story
-(`tests/transform/raw_fixtures.py`) in an isolated database, then runs the gate on each day. The
+(`tests/drp/transform/raw_fixtures.py`) in an isolated database, then runs the gate on each day. The
 story is tiny and its amounts are not the source system's (~50 instead of ~400), so the amount
 distribution bands are the only critical checks expected to fail; every contract, structural,
 reconciliation and integrity check must pass. This is what catches a column renamed or retyped in
@@ -32,8 +32,8 @@ def dbt_story(tmp_path_factory: pytest.TempPathFactory, quality_settings: Settin
     pytest.importorskip("dbt.version")
     from drp.settings import load_settings
     from drp.transform import run_dbt
-    from tests.transform.dbt_helpers import connect, isolated_database
-    from tests.transform.raw_fixtures import load_all_days
+    from tests.drp.transform.dbt_helpers import connect, isolated_database
+    from tests.drp.transform.raw_fixtures import load_all_days
 
     tmp = tmp_path_factory.mktemp("dbt_story")
     with isolated_database(load_settings(), tmp / "state", tmp / "warehouse.duckdb") as settings:

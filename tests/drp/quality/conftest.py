@@ -26,7 +26,7 @@ from drp.quality.project import GX_ROOT
 from drp.quality.report import QualityReport
 from drp.settings import Settings, load_settings
 from drpctl.db_admin import create_database, drop_database
-from tests.quality.sample_warehouse import SampleSpec, build_sample_warehouse
+from tests.drp.quality.sample_warehouse import SampleSpec, build_sample_warehouse
 
 # Seven days of 200 orders a day from 2026-01-01; the gate runs on day 3, [2026-01-04, 2026-01-05).
 SAMPLE = SampleSpec()

@@ -24,8 +24,8 @@ from drp.ingest.loader import (
     _Statements,
 )
 from drp_domain import Entity
-from tests.ingest.test_builder import _Archive
-from tests.ingest.test_contract import CUSTOMER, ORDER
+from tests.drp.ingest.test_builder import _Archive
+from tests.drp.ingest.test_contract import CUSTOMER, ORDER
 
 pytestmark = pytest.mark.integration
 

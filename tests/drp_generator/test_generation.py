@@ -17,8 +17,8 @@ from drp_generator import Entity, FaultConfig, GeneratorConfig, iter_window, mak
 from drp_generator.errors import FaultConfigError, InvalidParameterError
 from drp_generator.faults import HttpFault, decide_http_fault, request_key
 from drp_generator.world import Alter, base_keys, drift_plain, orders_created, render
-from tests.generator.conftest import TEST_CONFIG
-from tests.generator.helpers import MONEY, TS, loads
+from tests.drp_generator.conftest import TEST_CONFIG
+from tests.drp_generator.helpers import MONEY, TS, loads
 
 pytestmark = pytest.mark.unit
 
@@ -60,7 +60,7 @@ def _digest_in_subprocess(warm_up_first: bool) -> str:
     code = (
         "from datetime import date, datetime\n"
         "from drp_generator import Entity, FaultConfig, GeneratorConfig, iter_window, make_window\n"
-        "from tests.generator.test_generation import _digest\n"
+        "from tests.drp_generator.test_generation import _digest\n"
         "config = GeneratorConfig(seed=7, orders_per_day=400, epoch=date(2026, 9, 1))\n"
         f"if {warm_up_first}:\n"
         "    for entity in Entity:\n"

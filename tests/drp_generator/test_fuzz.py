@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from drp_generator.api import create_app
 from drp_generator.config import GeneratorConfig
 from drp_generator.faults import FaultConfig
-from tests.generator.conftest import API_KEY, Served, _serve
+from tests.drp_generator.conftest import API_KEY, Served, _serve
 
 pytestmark = pytest.mark.integration
 
