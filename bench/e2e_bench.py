@@ -283,7 +283,7 @@ def bench_stack(orders_per_day: int) -> Iterator[Settings]:
     again as it was (`drp up` also restarts a stack whose data settings differ, should this
     process die before restoring it).
     """
-    if docker.engine_available():
+    if docker.use_docker(get_settings()):
         raise SystemExit("the e2e bench restarts the native stack; with Docker, run it on the running stack")
     base = get_settings()
     was_running = Supervisor(base).running()

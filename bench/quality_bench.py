@@ -1,8 +1,8 @@
 """Quality gate wall time at scale: a 100k-order interval and a 1M-order interval.
 
-For each size, builds a synthetic warehouse (`tests.drp.quality.sample_warehouse`: staging.orders and every mart,
-two days of N orders each) in a temp DuckDB file, then runs the real gate on day 2, so the
-staging frame holds the N orders created that day plus the earlier orders its batch updated.
+For each size, builds a synthetic warehouse (`tests.drp.quality.sample_warehouse`: staging.orders
+and every mart, two days of N orders each) in a temp DuckDB file, then runs the real gate on day 2,
+so the staging frame holds the N orders created that day plus the earlier orders its batch updated.
 Results go to a throw-away Postgres database (`drp_bench_gx_<random>`, dropped afterwards) and a
 temp copy of the GX project. Prints a table and a JSON document (also written to
 `bench/results/quality_bench.json`).
@@ -25,13 +25,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from tests.drp.quality.sample_warehouse import SampleSpec, build_sample_warehouse
-
 from drp.db.migrate import upgrade
 from drp.quality.gate import run_quality_gate
 from drp.quality.project import GX_ROOT
 from drp.settings import PROJECT_ROOT, Settings, load_settings
 from drpctl.db_admin import create_database, drop_database
+
+# The sample warehouse is a test fixture, and tests/ is not an installed package.
+sys.path.insert(0, str(PROJECT_ROOT))
+from tests.drp.quality.sample_warehouse import SampleSpec, build_sample_warehouse
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "quality_bench.json"
 

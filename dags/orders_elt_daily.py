@@ -18,19 +18,23 @@ configured webhook. Trigger-form params: `full_refresh`, an interval override, a
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, TaskInstance, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
+from cosmos.constants import PRODUCER_WATCHER_TASK_ID, ExecutionMode, InvocationMode, LoadMode
 
 from drp import tasks
+from drp.assets import published_asset_uri, raw_asset_uri
 from drp.intervals import resolve_interval
 from drp.monitoring import flow_audit
 from drp.pools import WAREHOUSE_POOL
+from drp.quality.errors import QualityGateError
+from drp.settings import load_settings
 from drp.transform.dbt_runner import (
     DBT_MANIFEST_PATH,
     DBT_PROFILE_NAME,
@@ -38,21 +42,16 @@ from drp.transform.dbt_runner import (
     DBT_PROJECT_DIR,
     dbt_executable,
 )
+from drp.transform.manifest import published_marts
 from drp_domain import ENTITIES
 
-RAW_ASSETS = {
-    e: Asset(f"postgres://postgres:5432/drp/raw/{e}_raw", extra={"layer": "raw"}) for e in ENTITIES
-}
+# Parse time: names only (hosts, buckets), no secrets and no network.
+SETTINGS = load_settings(check_secrets=False)
+RAW_ASSETS = {e: Asset(raw_asset_uri(SETTINGS, e), extra={"layer": "raw"}) for e in ENTITIES}
+# The models of the dbt exposure `analytics_parquet_snapshots`, read from the manifest Cosmos renders.
 MART_ASSETS = [
-    Asset(f"s3://drp-analytics/analytics/{m}", extra={"layer": "published"})
-    for m in (
-        "daily_order_metrics",
-        "fct_orders",
-        "fct_order_lines",
-        "dim_customers",
-        "dim_products",
-        "dim_date",
-    )
+    Asset(published_asset_uri(SETTINGS, m), extra={"layer": "published"})
+    for m in published_marts(DBT_MANIFEST_PATH)
 ]
 # dbt builds the interval prepare_warehouse decided: the run's, widened to history loaded by the run.
 DBT_INTERVAL_START = "{{ ti.xcom_pull(task_ids='prepare_warehouse')['dbt_interval_start'] }}"
@@ -70,25 +69,31 @@ default_args: dict[str, Any] = {
 }
 
 
-def _interval() -> tuple[pendulum.DateTime, pendulum.DateTime]:
-    ctx = get_current_context()
-    return resolve_interval(ctx["data_interval_start"], ctx["data_interval_end"], dict(ctx["params"]))  # type: ignore[return-value]
+def _interval(
+    params: Mapping[str, Any], data_interval_start: datetime | None, data_interval_end: datetime | None
+) -> tuple[datetime, datetime]:
+    """The run's interval: its data interval, unless the trigger form overrides it."""
+    start = data_interval_start or params.get("interval_start")
+    end = data_interval_end or params.get("interval_end")
+    if start is None or end is None:  # a run triggered without a logical date has no data interval
+        raise AirflowFailException("the run has no data interval: set interval_start and interval_end")
+    return resolve_interval(start, end, dict(params))
 
 
-def _wire_watcher(group: DbtTaskGroup) -> None:
-    """Put the single `dbt build` in the warehouse pool and start the per-model sensors after it.
+def _start_sensors_after_build(group: DbtTaskGroup) -> None:
+    """Make the dbt build the upstream of the per-model sensors that have no upstream in the group.
 
     The UI still shows one task per model and test, with its own status and log. A sensor that
     starts before the build would only poll (each poll a task process), and under `dag.test()`,
     which runs tasks one at a time, an early sensor wedges the run.
+
+    Cosmos has no option for this: it puts the producer upstream of the root nodes only in a
+    `DbtDag` (`cosmos.airflow.graph._add_watcher_dependencies`), never in a `DbtTaskGroup`.
     """
-    tasks_in_group = list(group.iter_tasks())
-    producer = next(t for t in tasks_in_group if t.task_id.endswith(".dbt_producer_watcher"))
-    producer.pool = WAREHOUSE_POOL  # the one DuckDB writer
-    producer.callback = tasks.push_dbt_summary  # dbt's results outlive Cosmos's temporary copy
-    for sensor in tasks_in_group:
-        if sensor is not producer and producer.task_id not in sensor.get_flat_relative_ids(upstream=True):
-            producer >> sensor
+    producer = group.tasks_map[PRODUCER_WATCHER_TASK_ID]
+    in_group = list(group.iter_tasks())
+    ids = {t.task_id for t in in_group}
+    producer >> [t for t in in_group if t is not producer and t.upstream_task_ids.isdisjoint(ids)]
 
 
 @dag(
@@ -122,24 +127,28 @@ def _wire_watcher(group: DbtTaskGroup) -> None:
     },
 )
 def orders_elt_daily() -> None:
-    @task(outlets=[RAW_ASSETS["customers"]])
-    def load_customers() -> dict[str, Any]:
-        start, end = _interval()
-        return tasks.ingest("customers", start, end, faults=get_current_context()["params"]["faults"])
+    # Keyword-only parameters named like context keys (params, run_id, ti, data_interval_*) are
+    # filled in by TaskFlow when the task runs; at parse time the decorator leaves them out.
 
-    @task(outlets=[RAW_ASSETS["products"]])
-    def load_products() -> dict[str, Any]:
-        start, end = _interval()
-        return tasks.ingest("products", start, end, faults=get_current_context()["params"]["faults"])
-
-    @task(outlets=[RAW_ASSETS["orders"]])
-    def load_orders() -> dict[str, Any]:
-        start, end = _interval()
-        return tasks.ingest("orders", start, end, faults=get_current_context()["params"]["faults"])
+    @task
+    def load(
+        entity: str,
+        *,
+        params: dict[str, Any],
+        data_interval_start: datetime | None,
+        data_interval_end: datetime | None,
+    ) -> dict[str, Any]:
+        start, end = _interval(params, data_interval_start, data_interval_end)
+        return tasks.ingest(entity, start, end, faults=params["faults"])
 
     @task(pool=WAREHOUSE_POOL)  # reads the warehouse's high-water mark
-    def prepare_warehouse(*loads: dict[str, Any]) -> dict[str, Any]:
-        start, end = _interval()
+    def prepare_warehouse(
+        *loads: dict[str, Any],
+        params: dict[str, Any],
+        data_interval_start: datetime | None,
+        data_interval_end: datetime | None,
+    ) -> dict[str, Any]:
+        start, end = _interval(params, data_interval_start, data_interval_end)
         return tasks.prepare_warehouse(start, end, list(loads))
 
     transform = DbtTaskGroup(
@@ -157,27 +166,36 @@ def orders_elt_daily() -> None:
             invocation_mode=InvocationMode.SUBPROCESS,
             # The environment's own dbt, whatever PATH the Airflow worker was started with.
             dbt_executable_path=dbt_executable()[0],
+            # The producer's own arguments (Cosmos merges them over operator_args for it alone).
+            setup_operator_args={
+                # The one DuckDB writer. Only the producer: the sensors wait on it, and in the
+                # one-slot pool they would hold the slot it needs.
+                "pool": WAREHOUSE_POOL,
+                # dbt's results outlive Cosmos's temporary copy of the project.
+                "callback": tasks.push_dbt_summary,
+            },
         ),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
         operator_args={
             "vars": {"data_interval_start": DBT_INTERVAL_START, "data_interval_end": DBT_INTERVAL_END},
             "full_refresh": "{{ params.full_refresh }}",
-            # Sensors start after the build (see _wire_watcher), so the first poke almost
-            # always finds the node's status; a node dbt never ran defers to the triggerer, which
-            # settles it. No reschedule loop: it races the scheduler (apache/airflow#71172).
+            # Sensors start after the build (see _start_sensors_after_build), so the first poke
+            # almost always finds the node's status; a node dbt never ran defers to the triggerer,
+            # which settles it. No reschedule loop: it races the scheduler (apache/airflow#71172).
             "deferrable": True,
             "poke_interval": 5,
         },
+        # No retries in the group: Cosmos skips a retried producer (one build per run), and a
+        # retried sensor would run dbt itself, outside the warehouse pool.
         default_args={**default_args, "retries": 0},
     )
-
-    _wire_watcher(transform)
+    _start_sensors_after_build(transform)
 
     # Runs when the build was skipped too (a cleared run), to fail loudly instead of publishing nothing.
     @task(pool=WAREHOUSE_POOL, trigger_rule="none_failed")
-    def dbt_results() -> dict[str, Any]:
-        summary = get_current_context()["ti"].xcom_pull(
-            task_ids="transform.dbt_producer_watcher", key=tasks.DBT_SUMMARY_XCOM_KEY
+    def dbt_results(*, ti: TaskInstance) -> dict[str, Any]:
+        summary = ti.xcom_pull(
+            task_ids=f"transform.{PRODUCER_WATCHER_TASK_ID}", key=tasks.DBT_SUMMARY_XCOM_KEY
         )
         try:
             return tasks.dbt_run_results(summary)
@@ -185,23 +203,35 @@ def orders_elt_daily() -> None:
             raise AirflowFailException(str(exc)) from exc
 
     @task(pool=WAREHOUSE_POOL)
-    def quality_gate() -> dict[str, Any]:
-        from drp.quality.errors import QualityGateError
-
-        start, end = _interval()
+    def quality_gate(
+        *,
+        run_id: str,
+        params: dict[str, Any],
+        data_interval_start: datetime | None,
+        data_interval_end: datetime | None,
+    ) -> dict[str, Any]:
+        start, end = _interval(params, data_interval_start, data_interval_end)
         try:
-            return tasks.quality_gate(get_current_context()["run_id"], start, end)
+            return tasks.quality_gate(run_id, start, end)
         except QualityGateError as exc:
             # Data that broke a critical expectation will break it again: fail now, no retries.
             raise AirflowFailException(str(exc)) from exc
 
     @task(outlets=MART_ASSETS, pool=WAREHOUSE_POOL)
-    def publish(dbt_summary: dict[str, Any], quality: dict[str, Any]) -> dict[str, Any]:
-        start, _end = _interval()
+    def publish(
+        dbt_summary: dict[str, Any],
+        quality: dict[str, Any],
+        *,
+        run_id: str,
+        params: dict[str, Any],
+        data_interval_start: datetime | None,
+        data_interval_end: datetime | None,
+    ) -> dict[str, Any]:
+        start, _end = _interval(params, data_interval_start, data_interval_end)
         extra = {"dbt": dbt_summary, "quality": quality}
-        return tasks.publish(get_current_context()["run_id"], start, manifest_extra=extra)
+        return tasks.publish(run_id, start, manifest_extra=extra)
 
-    loads = [load_customers(), load_products(), load_orders()]
+    loads = [load.override(task_id=f"load_{e}", outlets=[RAW_ASSETS[e]])(e.value) for e in ENTITIES]
     warehouse = prepare_warehouse(*loads)
     dbt_summary = dbt_results()
     gate = quality_gate()

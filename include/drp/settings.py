@@ -12,6 +12,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,8 +63,10 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    env: Literal["dev", "test", "prod"] = "dev"
     state_dir: Path = PROJECT_ROOT / ".drp"
+    # How `drp up` runs the services: "docker" (docker compose), "native" (supervisord), or
+    # "auto" (Docker when an engine answers, else native). Read by the operator tooling only.
+    runtime: Literal["auto", "native", "docker"] = "auto"
 
     # PostgreSQL: `drp` holds platform data (raw, ops); `airflow` holds Airflow's metadata.
     postgres_host: str = "127.0.0.1"
@@ -129,8 +132,6 @@ class Settings(BaseSettings):
 
     def sqlalchemy_url(self, database: str | None = None, driver: str = "psycopg") -> str:
         """SQLAlchemy URL for the platform role (psycopg 3 by default)."""
-        from urllib.parse import quote
-
         password = quote(self.postgres_password.get_secret_value(), safe="")
         return (
             f"postgresql+{driver}://{self.postgres_user}:{password}@{self.postgres_host}:"

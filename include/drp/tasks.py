@@ -7,13 +7,21 @@ Heavy libraries are imported inside the functions so the DAG file parses fast.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from drp.errors import PlatformError
 from drp.intervals import to_utc
 from drp.settings import Settings, get_settings
+from drp.transform.dbt_runner import (
+    DbtError,
+    ensure_postgres_scanner,
+    extension_directory,
+    parse_run_results,
+    run_dbt,
+)
 from drp_domain import DIMENSIONS
 
 HISTORY_WORKERS = 4
@@ -91,36 +99,20 @@ def missing_history_days(
     """Days in `[source_history_start, before)` that no live batch of `entity` overlaps."""
     import psycopg
 
+    from drp.ingest import registry
     from drp.ingest.loader import DEFAULT_SOURCE
 
     first = datetime.combine(settings.source_history_start, datetime.min.time(), tzinfo=UTC)
     if before <= first:
         return []
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        rows = conn.execute(
-            """
-            select day
-            from generate_series(%(first)s::timestamptz, %(before)s::timestamptz, interval '1 day') as day
-            where day + interval '1 day' <= %(before)s
-              and not exists (
-                select 1 from ops.ingest_batches as b
-                where b.status = 'succeeded' and b.entity = %(entity)s and b.source_system = %(source)s
-                  and b.data_interval_start < day + interval '1 day' and b.data_interval_end > day
-            )
-            order by day
-            """,
-            {"first": first, "before": before, "entity": entity, "source": source_system or DEFAULT_SOURCE},
-        ).fetchall()
-    return [row[0] for row in rows]
+        return registry.missing_days(conn, source_system or DEFAULT_SOURCE, entity, first, before)
 
 
 def load_missing_history(
     settings: Settings, entity: str, before: datetime, *, source_system: str | None = None
 ) -> list[Any]:
     """Load each missing history day as its own batch (so any day can be reloaded later)."""
-    from concurrent.futures import ThreadPoolExecutor
-    from datetime import timedelta
-
     from drp.ingest.loader import DEFAULT_SOURCE, load_interval
 
     source = source_system or DEFAULT_SOURCE
@@ -141,8 +133,6 @@ def prepare_warehouse(
 ) -> dict[str, Any]:
     """Make sure the DuckDB file's folder and the offline postgres extension are in place, and
     decide the interval dbt builds (see `dbt_interval`)."""
-    from drp.transform.dbt_runner import ensure_postgres_scanner, extension_directory
-
     settings = settings or get_settings()
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     ext = ensure_postgres_scanner(extension_directory(settings))
@@ -161,8 +151,6 @@ def transform(
     start: datetime, end: datetime, *, full_refresh: bool = False, settings: Settings | None = None
 ) -> dict[str, Any]:
     """dbt build for the interval (used where Cosmos is not: the CLI and tests)."""
-    from drp.transform.dbt_runner import DbtError, run_dbt
-
     result = run_dbt(
         settings or get_settings(),
         "build",
@@ -197,9 +185,8 @@ class DbtBuildMissingError(PlatformError):
 def push_dbt_summary(project_dir: str, **_: Any) -> None:
     """Cosmos producer callback: summarize dbt's run results before Cosmos deletes its temporary
     project copy, and keep the summary as the producer's XCom (cleared with the run)."""
+    # Lazy: the task bodies import without Airflow (the CLI and tests call them directly).
     from airflow.sdk import get_current_context
-
-    from drp.transform.dbt_runner import parse_run_results
 
     nodes = parse_run_results(Path(project_dir) / "target" / "run_results.json")
     # The task's own context: Cosmos hands callbacks a context it keeps between executions.

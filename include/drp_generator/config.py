@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from drp_generator.errors import FaultConfigError, GeneratorConfigError, InvalidParameterError
 from drp_generator.faults import NO_FAULTS, FaultConfig, parse_faults
 from drp_generator.model import DEFAULT_EPOCH, day_number
-
-if TYPE_CHECKING:
-    from drp_generator.settings import GeneratorSettings
+from drp_generator.settings import GeneratorSettings, load_generator_settings
 
 MAX_ORDERS_PER_DAY: Final = 200_000
 FAULTS_ENV: Final = "DRP_GENERATOR_FAULTS"
@@ -69,8 +67,6 @@ class GeneratorConfig:
         `dupes=0.01,invalid=0.005`; empty means no faults.
         """
         if settings is None:
-            from drp_generator.settings import load_generator_settings
-
             settings = load_generator_settings()
         key = settings.api_key.get_secret_value()
         try:

@@ -46,13 +46,6 @@ INVALID_REASONS: Final[dict[Entity, tuple[str, ...]]] = {
     Entity.PRODUCTS: ("null_id", "negative_price", "bad_timestamp", "wrong_type"),
 }
 
-# (added field, renamed field, new name) per entity under schema drift.
-DRIFT_FIELDS: Final[dict[Entity, tuple[str, str, str]]] = {
-    Entity.ORDERS: ("channel", "customer_id", "customer_ref"),
-    Entity.CUSTOMERS: ("loyalty_tier", "segment", "customer_segment"),
-    Entity.PRODUCTS: ("brand", "category", "category_name"),
-}
-
 
 class HttpFault(StrEnum):
     """A fault acting on a whole response, in priority order."""

@@ -6,7 +6,7 @@ contract (field names, enumerations, formats) is visible in one place.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Final
 
@@ -168,11 +168,6 @@ def to_epoch(value: datetime) -> int:
     delta = value - datetime(1970, 1, 1, tzinfo=UTC)
     whole = delta.days * DAY_SECONDS + delta.seconds
     return whole + (1 if delta.microseconds else 0)
-
-
-def from_epoch(seconds: int) -> datetime:
-    """UTC datetime for epoch seconds."""
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
 
 
 @lru_cache(maxsize=8192)

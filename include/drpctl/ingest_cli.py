@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from drp.errors import PlatformError
 from drp_domain import Entity
 
 app = typer.Typer(
@@ -78,7 +79,8 @@ def ingest(
     log_level: Annotated[str, typer.Option(help="Python log level for drp.ingest.")] = "WARNING",
 ) -> None:
     """Load [start, end) of the chosen entities; one summary line per entity."""
-    from drp.errors import PlatformError
+    # Imported here, not at the top: `drp` loads this module on every call (`--help` included),
+    # and the ingest client and loader take about 2 s to import.
     from drp.ingest.client import ClientConfig
     from drp.ingest.loader import load_interval
     from drp.settings import load_settings

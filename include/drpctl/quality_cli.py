@@ -17,6 +17,10 @@ app = typer.Typer(help="Maintain the GX project generated from drp/quality/suite
 GxRoot = Annotated[Path | None, typer.Option(help="GX project dir (default: great_expectations/)")]
 
 
+# The drp.quality imports sit in the commands: `drp` loads this module on every call (`--help`
+# included) and they pull in the settings (pydantic); Great Expectations itself loads later still.
+
+
 def _sync(gx_root: Path | None, *, dry_run: bool) -> list[str]:
     from drp.quality.project import open_context, project_lock, sync_project
 

@@ -8,9 +8,15 @@ from typing import Any
 
 import psycopg
 import pytest
+from airflow.dag_processing.dagbag import DagBag
 
-from drp.settings import PROJECT_ROOT
+from drp import tasks
+from drp.assets import published_asset_uri, raw_asset_uri
+from drp.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
+from drp.settings import PROJECT_ROOT, load_settings
 from drp.transform.dbt_runner import DBT_MANIFEST_PATH
+from drp.transform.manifest import published_marts
+from drp_domain import ENTITIES
 
 pytestmark = pytest.mark.unit
 DAGS = PROJECT_ROOT / "dags"
@@ -24,7 +30,6 @@ class NetworkAtParseTime(AssertionError):
 def dagbag() -> Iterator[Any]:
     if not DBT_MANIFEST_PATH.exists():
         pytest.fail(f"{DBT_MANIFEST_PATH} is missing: `drp prepare` (run by `make up`) writes it")
-    from airflow.dag_processing.dagbag import DagBag
 
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise NetworkAtParseTime("a DAG file opened a connection at parse time")
@@ -70,8 +75,6 @@ def test_daily_dag_shape(dagbag: Any) -> None:
 
 
 def test_warehouse_tasks_share_one_pool_and_sensors_follow_the_build(dagbag: Any) -> None:
-    from drp.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
-
     dag = dagbag.dags["orders_elt_daily"]
     # Every task that opens DuckDB or dbt's target folder queues on the one-slot pool, so a backfill
     # run and a scheduled run never contend for the warehouse.
@@ -90,3 +93,33 @@ def test_warehouse_tasks_share_one_pool_and_sensors_follow_the_build(dagbag: Any
         assert "transform.dbt_producer_watcher" in sensor.get_flat_relative_ids(upstream=True), sensor.task_id
         # No reschedule loop (it races the scheduler, apache/airflow#71172): poke once, else defer.
         assert sensor.deferrable is True and sensor.mode == "poke", sensor.task_id
+        # Only the producer holds the one-slot pool: a sensor there would wait for the build while
+        # holding the slot the build needs.
+        assert sensor.pool != WAREHOUSE_POOL, sensor.task_id
+        assert sensor.poke_interval == 5 and sensor.retries == 0, sensor.task_id
+
+
+def test_the_dbt_build_leaves_its_summary_for_dbt_results(dagbag: Any) -> None:
+    producer = dagbag.dags["orders_elt_daily"].get_task("transform.dbt_producer_watcher")
+    assert producer.callback is tasks.push_dbt_summary
+    assert producer.retries == 0
+
+
+def test_one_load_task_per_entity_each_updating_its_raw_asset(dagbag: Any) -> None:
+    dag = dagbag.dags["orders_elt_daily"]
+    settings = load_settings(check_secrets=False)
+    loads = [dag.get_task(f"load_{entity}") for entity in ENTITIES]
+    # One task function, used once per entity.
+    assert len({load.python_callable for load in loads}) == 1
+    for entity, load in zip(ENTITIES, loads, strict=True):
+        assert list(load.op_args) == [entity.value]
+        assert [asset.uri for asset in load.outlets] == [raw_asset_uri(settings, entity)]
+
+
+def test_publish_updates_one_asset_per_mart_of_the_exposure(dagbag: Any) -> None:
+    publish = dagbag.dags["orders_elt_daily"].get_task("publish")
+    settings = load_settings(check_secrets=False)
+    assert [asset.uri for asset in publish.outlets] == [
+        published_asset_uri(settings, model) for model in published_marts()
+    ]
+    assert {asset.extra["layer"] for asset in publish.outlets} == {"published"}

@@ -1,22 +1,19 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from drp.errors import ConfigError
-from drp.settings import SECRET_FIELDS, load_settings
-from drpctl.stack.secrets import GENERATED, ensure_secrets, read_env_file
+from drp.settings import PROJECT_ROOT, SECRET_FIELDS, Settings, load_settings
+from drp_generator.settings import GeneratorSettings
 
 pytestmark = pytest.mark.unit
 
 
 def _secrets() -> dict[str, str]:
     return {name: f"value-for-{name}-0123456789" for name in SECRET_FIELDS}
-
-
-def test_every_secret_field_is_generated() -> None:
-    assert {f"DRP_{name.upper()}" for name in SECRET_FIELDS} == set(GENERATED)
 
 
 @pytest.mark.parametrize("field", SECRET_FIELDS)
@@ -57,38 +54,50 @@ def test_bad_values_give_one_line_error_naming_the_setting(
     assert "\n" not in message
 
 
-def test_ensure_secrets_generates_once_and_never_overwrites(
+@pytest.mark.parametrize(
+    ("env_file_value", "environment_value", "expected"),
+    [
+        (None, None, "auto"),
+        ("native", None, "native"),  # .env alone is enough (it used to be ignored)
+        (None, "docker", "docker"),
+        ("native", "docker", "docker"),  # the environment wins over .env
+    ],
+)
+def test_runtime_comes_from_env_file_and_environment(
+    env_file_value: str | None,
+    environment_value: str | None,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text(f"DRP_RUNTIME={env_file_value}\n" if env_file_value else "")
+    monkeypatch.setenv("DRP_ENV_FILE", str(env))
+    if environment_value:
+        monkeypatch.setenv("DRP_RUNTIME", environment_value)
+    else:
+        monkeypatch.delenv("DRP_RUNTIME", raising=False)
+    assert load_settings(check_secrets=False).runtime == expected
+
+
+def test_unknown_runtime_is_one_line_naming_the_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in GENERATED:
-        monkeypatch.delenv(name, raising=False)
-    env = tmp_path / ".env"
-    env.write_text("DRP_POSTGRES_PASSWORD=my-own-password\nDRP_S3_ACCESS_KEY=changeme\nOTHER=1\n")
-    generated = ensure_secrets(env)
-    values = read_env_file(env)
-    assert "DRP_POSTGRES_PASSWORD" not in generated
-    assert values["DRP_POSTGRES_PASSWORD"] == "my-own-password"
-    assert values["DRP_S3_ACCESS_KEY"] != "changeme"  # a placeholder is replaced
-    assert values["OTHER"] == "1"
-    assert set(generated) == set(GENERATED) - {"DRP_POSTGRES_PASSWORD"}
-    assert env.stat().st_mode & 0o777 == 0o600
-    # Second run: nothing to do, file unchanged.
-    before = env.read_text()
-    assert ensure_secrets(env) == []
-    assert env.read_text() == before
-    # Generated values are distinct and long enough to be real secrets.
-    secret_values = [values[name] for name in generated]
-    assert len(set(secret_values)) == len(secret_values)
-    assert all(len(v) >= 16 for v in secret_values)
+    monkeypatch.setenv("DRP_ENV_FILE", str(tmp_path / "missing.env"))
+    monkeypatch.setenv("DRP_RUNTIME", "podman")
+    with pytest.raises(ConfigError) as info:
+        load_settings(check_secrets=False)
+    assert str(info.value).startswith("DRP_RUNTIME: ")
+    assert "'auto', 'native' or 'docker'" in str(info.value)
+    assert "\n" not in str(info.value)
 
 
-def test_generated_secrets_satisfy_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in GENERATED:
-        monkeypatch.delenv(name, raising=False)
-    env = tmp_path / ".env"
-    ensure_secrets(env)
-    monkeypatch.setenv("DRP_ENV_FILE", str(env))
-    settings = load_settings()
-    from cryptography.fernet import Fernet
-
-    Fernet(settings.airflow_fernet_key.get_secret_value())  # a valid Fernet key
+def test_env_example_documents_exactly_the_settings() -> None:
+    """Every setting (platform and generator) has its line in .env.example, and no other variable."""
+    documented = set(
+        re.findall(r"^#?\s*(DRP_[A-Z0-9_]+)=", (PROJECT_ROOT / ".env.example").read_text(), re.M)
+    )
+    fields = {f"DRP_{name.upper()}" for name in Settings.model_fields}
+    fields |= {f"DRP_GENERATOR_{name.upper()}" for name in GeneratorSettings.model_fields}
+    assert sorted(fields - documented) == []
+    assert sorted(documented - fields) == []

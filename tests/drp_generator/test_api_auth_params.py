@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.drp_generator.conftest import API_KEY, Served
+from tests.drp_generator.served import API_KEY, Served
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ import pytest
 from drp_generator.config import GeneratorConfig
 from drp_generator.faults import FaultConfig, HttpFault, decide_http_fault, request_key
 from drp_generator.model import Entity, to_epoch
-from tests.drp_generator.conftest import API_KEY, TEST_CONFIG, Served, _serve
 from tests.drp_generator.helpers import bulk_lines, loads, page_all, tally, truth
+from tests.drp_generator.served import API_KEY, TEST_CONFIG, Served, serve
 
 pytestmark = pytest.mark.integration
 
@@ -345,14 +345,9 @@ def test_default_faults_come_from_the_server_config() -> None:
     config = GeneratorConfig(
         seed=7, orders_per_day=400, epoch=date(2026, 9, 1), faults=FaultConfig(dupes=0.5), api_key=API_KEY
     )
-    gen = _serve(config)
-    served = next(gen)
-    try:
-        with httpx.Client(base_url=served.url, headers={"X-API-Key": API_KEY}) as c:
-            counts = truth(c, "orders", _day(3), _day(4))
-            assert counts["duplicates"] > 0
-            assert c.get("/v1/config").json()["faults"]["dupes"] == 0.5
-            # Overrides still win.
-            assert truth(c, "orders", _day(3), _day(4), fault_dupes=0)["duplicates"] == 0
-    finally:
-        gen.close()
+    with serve(config) as served, httpx.Client(base_url=served.url, headers={"X-API-Key": API_KEY}) as c:
+        counts = truth(c, "orders", _day(3), _day(4))
+        assert counts["duplicates"] > 0
+        assert c.get("/v1/config").json()["faults"]["dupes"] == 0.5
+        # Overrides still win.
+        assert truth(c, "orders", _day(3), _day(4), fault_dupes=0)["duplicates"] == 0

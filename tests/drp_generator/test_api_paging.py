@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.drp_generator.conftest import Served
 from tests.drp_generator.helpers import ID_FIELDS, bulk_lines, loads, page_all, truth
+from tests.drp_generator.served import Served
 
 pytestmark = pytest.mark.integration
 

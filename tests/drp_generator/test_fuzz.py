@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from drp_generator.api import create_app
 from drp_generator.config import GeneratorConfig
 from drp_generator.faults import FaultConfig
-from tests.drp_generator.conftest import API_KEY, Served, _serve
+from tests.drp_generator.served import API_KEY, Served, serve
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,8 @@ FUZZ_CONFIG = GeneratorConfig(
 
 @pytest.fixture(scope="module")
 def fuzz_server() -> Iterator[Served]:
-    yield from _serve(FUZZ_CONFIG)
+    with serve(FUZZ_CONFIG) as served:
+        yield served
 
 
 def _strip_breaking_faults(spec: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from drp_generator import Entity, FaultConfig, GeneratorConfig, iter_window, mak
 from drp_generator.errors import FaultConfigError, InvalidParameterError
 from drp_generator.faults import HttpFault, decide_http_fault, request_key
 from drp_generator.world import Alter, base_keys, drift_plain, orders_created, render
-from tests.drp_generator.conftest import TEST_CONFIG
 from tests.drp_generator.helpers import MONEY, TS, loads
+from tests.drp_generator.served import TEST_CONFIG
 
 pytestmark = pytest.mark.unit
 

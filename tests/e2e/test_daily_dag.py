@@ -16,12 +16,14 @@ import psycopg
 import pytest
 from minio.error import S3Error
 
-from drp.publish.snapshots import MARTS, manifest_key, snapshot_key
+from drp.publish.snapshots import manifest_key, snapshot_key
 from drp.settings import Settings
 from drp.storage.object_store import client
-from tests.e2e.conftest import WebhookReceiver, business_columns, run_day
+from drp.transform.manifest import published_marts
+from tests.e2e.dag_runs import WebhookReceiver, business_columns, run_day
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
+MARTS = published_marts()  # the models of the dbt exposure analytics_parquet_snapshots
 
 CLEAN_DAY = date(2025, 3, 11)
 BAD_DAY = date(2025, 3, 18)

@@ -17,13 +17,14 @@ from typing import Any
 import duckdb
 import pytest
 
-from drp.publish.snapshots import MARTS
 from drp.settings import Settings
+from drp.transform.manifest import published_marts
 from drpctl.driver.airflow_api import AirflowClient
 from drpctl.driver.run import DAG_ID
-from tests.e2e.conftest import LINEAGE, WebhookReceiver, business_columns, dag_under_test, run_day
+from tests.e2e.dag_runs import LINEAGE, WebhookReceiver, business_columns, dag_under_test, run_day
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
+MARTS = published_marts()  # the models of the dbt exposure analytics_parquet_snapshots
 DRP = str(Path(sys.executable).parent / "drp")
 BACKFILL_DAYS = [date(2025, 5, 6), date(2025, 5, 7), date(2025, 5, 8)]
 LATER_KNOWLEDGE = ("valid_to", "is_current")  # a dimension version closes when a later one arrives

@@ -12,12 +12,16 @@
    work overlap. Exact duplicates are counted and skipped (`dedupe`); every record received goes
    to the gzip archive spool (a third thread compresses);
 4. uploads the archive to the object store (a failure fails the load);
-5. replaces the interval's previous live batch (deletes its raw, line and rejected rows, marks it
-   `replaced`), checks the counts against the database, marks the batch `succeeded`, and commits.
+5. under a short per-(source, entity) lock, replaces the interval's previous live batch (deletes
+   its raw, line and rejected rows, marks it `replaced`), checks the counts against the database,
+   marks the batch `succeeded`, and commits.
 
 Any error before the commit rolls everything back, so no partial batch is ever visible, and the
 registry row becomes `failed` with the error. A process killed mid-load leaves a `running` row
 that the next load of that entity marks `failed` (abandoned).
+
+This module owns the `raw` tables (every statement on them is here); every statement on the
+registry, and the advisory locks, are in `registry`, whose docstring lists the calls in order.
 """
 
 from __future__ import annotations
@@ -45,7 +49,6 @@ from uuid import UUID, uuid4
 import orjson
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from drp.errors import PlatformError
 from drp.ingest import archive as archive_mod
@@ -65,6 +68,7 @@ from drp.ingest.dedupe import SeenKeys, key64
 from drp.ingest.errors import IngestError, IntegrityError, IntervalConflictError, format_window
 from drp.intervals import to_utc
 from drp.settings import Settings
+from drp.storage import object_store
 from drp_domain import Entity
 
 log = logging.getLogger("drp.ingest")
@@ -635,10 +639,7 @@ def _load(
             faults=faults,
         ) as client,
     ):
-        conn.execute(
-            "select pg_advisory_xact_lock(%s)",
-            [registry.interval_lock_key(source_system, entity, start, end)],
-        )
+        registry.lock_interval(conn, source_system, entity, start, end)
         reg.reap_abandoned(source_system, entity, exclude=batch_id)
         _refuse_partial_overlap(conn, source_system, spec, start, end)
 
@@ -684,7 +685,7 @@ def _load(
             with clock("verify_duplicates"):
                 _verify_duplicates(conn, spec=spec, batch_id=batch_id, state=state, builder=builder)
 
-        s3 = _s3(settings)
+        s3 = object_store.client(settings)
         with clock("upload"):
             archive_mod.upload(
                 s3,
@@ -695,26 +696,16 @@ def _load(
             )
         try:
             clock.start("finalize")
-            conn.execute(
-                "select pg_advisory_xact_lock(%s)", [registry.entity_lock_key(source_system, entity)]
-            )
+            registry.lock_entity(conn, source_system, entity)
             replaced = _replace_previous(
                 conn, source_system=source_system, spec=spec, start=start, end=end, batch_id=batch_id
             )
             _check_counts(spec=spec, state=state, start=start, end=end)
             duration = time.monotonic() - t0
             drift = dict(sorted(state.drift.items()))
-            updated = conn.execute(
-                f"""update {registry.TABLE} set status = 'succeeded', received = %s, loaded = %s,
-                        quarantined = %s, duplicates = %s, drift = %s, archive_key = %s,
-                        error_message = null, ended_at = clock_timestamp(), duration_seconds = %s
-                    where batch_id = %s and status = 'running'""",
-                [
-                    state.received, state.loaded, state.quarantined, state.duplicates, Jsonb(drift),
-                    key, duration, batch_id,
-                ],
-            )  # fmt: skip
-            if updated.rowcount != 1:
+            if not registry.succeed(
+                conn, batch_id, state.counts(), drift=drift, archive_key=key, duration_seconds=duration
+            ):
                 raise IntegrityError(
                     "registry row is no longer 'running' (marked by another process?)",
                     entity=entity,
@@ -768,7 +759,8 @@ def _load(
 def _refuse_partial_overlap(
     conn: psycopg.Connection[Any], source_system: str, spec: EntitySpec, start: datetime, end: datetime
 ) -> None:
-    """Fail fast (before fetching anything) when the window would straddle a live batch."""
+    """Refuse a window that would straddle a live batch: before fetching anything (fail fast),
+    and again under the entity lock at finalize."""
     for live in registry.live_overlapping(conn, source_system, spec.entity.value, start, end):
         if not (start <= live.start and live.end <= end):
             other = f"{live.batch_id} {format_window(live.start, live.end)}"
@@ -802,20 +794,9 @@ def _replace_previous(
             sql.SQL("delete from {} where batch_id = any(%s)").format(sql.Identifier(*table.split("."))),
             [ids],
         )
-    conn.execute(
-        f"update {registry.TABLE} set status = 'replaced' where batch_id = any(%s) and status = 'succeeded'",
-        [ids],
-    )
+    registry.supersede(conn, ids)
     log.info("%s %s: batch %s replaces %s", spec.entity.value, format_window(start, end), batch_id, ids)
     return tuple(ids)
-
-
-def _count(conn: psycopg.Connection[Any], table: str, batch_id: UUID) -> int:
-    row = conn.execute(
-        sql.SQL("select count(*) from {} where batch_id = %s").format(sql.Identifier(*table.split("."))),
-        [batch_id],
-    ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def _check_counts(*, spec: EntitySpec, state: _State, start: datetime, end: datetime) -> None:
@@ -900,9 +881,3 @@ def _recover(
             if not missing:
                 break
     _copy_page(conn.cursor(), _statements(spec), page, state.copied)
-
-
-def _s3(settings: Settings) -> Any:
-    from drp.storage.object_store import client
-
-    return client(settings)

@@ -1,5 +1,23 @@
 """The batch registry `ops.ingest_batches`: one row per (source, entity, interval) load.
 
+Every statement on the table lives here. A load (`loader.load_interval`, which owns `raw`) enters
+through these calls, in this order:
+
+1. `Registry(conninfo)`: the registry's own autocommit connection, open as long as the load;
+   `Registry.start` takes the batch's session lock on it and inserts the `running` row.
+2. In the load's one transaction (`conn`): `lock_interval`, then `Registry.reap_abandoned`
+   (autocommit), then `live_overlapping` (the loader refuses a window straddling a live batch
+   before fetching anything).
+3. The loader streams rows into `raw` and uploads the archive.
+4. Finalize, still in the load's transaction: `lock_entity`, `live_overlapping(for_update=True)`
+   (the batches this window replaces; the loader deletes their raw rows), `supersede` (they become
+   `replaced`), `succeed` (this batch becomes `succeeded`); the loader commits.
+5. On any error: `Registry.fail`, from the autocommit connection (the load's transaction is
+   rolled back, so nothing of steps 2-4 stays).
+
+`missing_days` answers the DAG's question for a dimension's history: which days no live batch
+covers.
+
 Lifecycle of a row:
 
 * `running` - written in its own autocommit connection when a load starts, so operators see it
@@ -9,21 +27,24 @@ Lifecycle of a row:
   in the same commit as that load;
 * `failed` - written from the autocommit connection with `error_message` when a load raises.
 
-A load holds a *session* advisory lock named after its batch id on the registry connection for as
-long as it runs. A process killed with -9 never writes `failed`, but its session ends and frees the
-lock: the next load of that entity finds the `running` row whose lock it can take and marks it
-`failed` ("abandoned"). A row is inserted only after its lock is held, so a live load is never
-mistaken for a dead one.
+Locks. Two transaction-level advisory locks on the load's connection: one on (source, entity,
+interval), held for the whole load, so two loads of one interval run one after the other; one on
+(source, entity), taken only for the short finalize step, so loads of overlapping windows replace
+each other one at a time. And a *session* advisory lock named after its batch id, on the registry
+connection for as long as the load runs. A process killed with -9 never writes `failed`, but its
+session ends and frees the lock: the next load of that entity finds the `running` row whose lock it
+can take and marks it `failed` ("abandoned"). A row is inserted only after its lock is held, so a
+live load is never mistaken for a dead one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
 import psycopg
@@ -156,8 +177,23 @@ class Registry:
             log.error("could not mark batch %s failed in %s: %s", batch_id, TABLE, exc)
 
 
+# The functions below run on the load's connection, inside its one transaction.
+
+
+def lock_interval(
+    conn: psycopg.Connection[Any], source_system: str, entity: str, start: datetime, end: datetime
+) -> None:
+    """Wait for, then hold until commit, the lock on (source, entity, interval)."""
+    conn.execute("select pg_advisory_xact_lock(%s)", [interval_lock_key(source_system, entity, start, end)])
+
+
+def lock_entity(conn: psycopg.Connection[Any], source_system: str, entity: str) -> None:
+    """Wait for, then hold until commit, the finalize lock on (source, entity)."""
+    conn.execute("select pg_advisory_xact_lock(%s)", [entity_lock_key(source_system, entity)])
+
+
 def live_overlapping(
-    conn: psycopg.Connection[tuple[object, ...]],
+    conn: psycopg.Connection[Any],
     source_system: str,
     entity: str,
     start: datetime,
@@ -165,7 +201,10 @@ def live_overlapping(
     *,
     for_update: bool = False,
 ) -> list[LiveBatch]:
-    """Succeeded batches of (source, entity) whose interval overlaps `[start, end)`."""
+    """Succeeded batches of (source, entity) whose interval overlaps `[start, end)`, oldest first.
+
+    `for_update` locks their rows until commit (the finalize step, before `supersede`).
+    """
     rows = conn.execute(
         f"""select batch_id, data_interval_start, data_interval_end from {TABLE}
             where source_system = %s and entity = %s and status = 'succeeded'
@@ -173,4 +212,59 @@ def live_overlapping(
             order by data_interval_start{" for update" if for_update else ""}""",
         [source_system, entity, end, start],
     ).fetchall()
-    return [LiveBatch(r[0], r[1], r[2]) for r in rows]  # type: ignore[arg-type]
+    return [LiveBatch(r[0], r[1], r[2]) for r in rows]
+
+
+def supersede(conn: psycopg.Connection[Any], batch_ids: Sequence[UUID]) -> None:
+    """Mark live batches `replaced` (their raw rows are the loader's to delete, in the same
+    transaction)."""
+    conn.execute(
+        f"update {TABLE} set status = 'replaced' where batch_id = any(%s) and status = 'succeeded'",
+        [list(batch_ids)],
+    )
+
+
+def succeed(
+    conn: psycopg.Connection[Any],
+    batch_id: UUID,
+    counts: Counts,
+    *,
+    drift: Mapping[str, int],
+    archive_key: str,
+    duration_seconds: float,
+) -> bool:
+    """Mark the batch `succeeded` with its counts; False if its row is no longer `running`
+    (another process marked it), in which case the caller must not commit."""
+    cur = conn.execute(
+        f"""update {TABLE} set status = 'succeeded', received = %s, loaded = %s,
+                quarantined = %s, duplicates = %s, drift = %s, archive_key = %s,
+                error_message = null, ended_at = clock_timestamp(), duration_seconds = %s
+            where batch_id = %s and status = 'running'""",
+        [
+            counts.received, counts.loaded, counts.quarantined, counts.duplicates, Jsonb(dict(drift)),
+            archive_key, duration_seconds, batch_id,
+        ],
+    )  # fmt: skip
+    return cur.rowcount == 1
+
+
+def missing_days(
+    conn: psycopg.Connection[Any], source_system: str, entity: str, first: datetime, before: datetime
+) -> list[datetime]:
+    """The whole days from `first` that end by `before` and that no live batch of (source, entity)
+    overlaps, oldest first."""
+    rows = conn.execute(
+        f"""
+        select day
+        from generate_series(%(first)s::timestamptz, %(before)s::timestamptz, interval '1 day') as day
+        where day + interval '1 day' <= %(before)s
+          and not exists (
+            select 1 from {TABLE} as b
+            where b.status = 'succeeded' and b.entity = %(entity)s and b.source_system = %(source)s
+              and b.data_interval_start < day + interval '1 day' and b.data_interval_end > day
+        )
+        order by day
+        """,
+        {"first": first, "before": before, "entity": entity, "source": source_system},
+    ).fetchall()
+    return [row[0] for row in rows]

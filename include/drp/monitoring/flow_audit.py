@@ -3,6 +3,9 @@
 Tasks return a dict (their XCom) with `records_processed` and any metadata; the success callback
 copies it into the audit row. The DAG-level row aggregates its task rows. A failing callback is
 logged with its traceback and never changes the task's own result.
+
+Every statement on the table is here: `write_audit_row` and `task_audits` (the run driver reads a
+run's task results through `last_tries`).
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from drp.monitoring.alerts import send_alert
 from drp.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,19 @@ def _value(obj: object, name: str) -> Any:
     return getattr(obj, name, None) if obj is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class TaskAudit:
+    """One task try's audit row, as read back."""
+
+    task_id: str
+    try_number: int | None
+    status: str
+    started_at: datetime | None
+    records_processed: int | None
+    metadata: Any  # the task's result (a dict for the platform's tasks)
+    error_message: str | None
+
+
 def write_audit_row(settings: Settings, row: dict[str, Any]) -> None:
     """Insert one audit row."""
     values = [json.dumps(v, default=str) if k == "metadata" else v for k, v in row.items()]
@@ -39,6 +57,26 @@ def write_audit_row(settings: Settings, row: dict[str, Any]) -> None:
     )
     with psycopg.connect(settings.postgres_conninfo(), autocommit=True, connect_timeout=10) as conn:
         conn.execute(query, values)
+
+
+def task_audits(settings: Settings, flow_name: str, run_id: str) -> list[TaskAudit]:
+    """Every task try recorded for a run, in the order the rows were written."""
+    with psycopg.connect(settings.postgres_conninfo(), connect_timeout=10) as conn:
+        rows = conn.execute(
+            """
+            select task_id, try_number, status, started_at, records_processed, metadata, error_message
+            from ops.pipeline_flow_audit
+            where flow_name = %s and flow_run_id = %s and task_id is not null
+            order by id
+            """,
+            (flow_name, run_id),
+        ).fetchall()
+    return [TaskAudit(*row) for row in rows]
+
+
+def last_tries(settings: Settings, flow_name: str, run_id: str) -> dict[str, TaskAudit]:
+    """The last recorded try of each task of a run."""
+    return {audit.task_id: audit for audit in task_audits(settings, flow_name, run_id)}
 
 
 def _error_text(context: Context) -> str | None:
@@ -86,28 +124,19 @@ def dag_row(settings: Settings, context: Context, status: str) -> dict[str, Any]
     dag_run = context.get("dag_run")
     dag_id = _value(dag, "dag_id") or _value(dag_run, "dag_id")
     run_id = context.get("run_id") or _value(dag_run, "run_id")
-    with psycopg.connect(settings.postgres_conninfo(), connect_timeout=10) as conn:
-        rows = conn.execute(
-            """
-            select task_id, status, started_at, ended_at, records_processed, metadata
-            from ops.pipeline_flow_audit
-            where flow_name = %s and flow_run_id = %s and task_id is not null
-            order by id
-            """,
-            (dag_id, run_id),
-        ).fetchall()
+    rows = task_audits(settings, dag_id, run_id)
     # The last try of each task decides its state.
-    tasks: dict[str, tuple[Any, ...]] = {row[0]: row for row in rows}
+    tasks = {row.task_id: row for row in rows}
     # `dag.test()` stamps start_date with the logical date; run_after is when it really began
     # (for scheduled, triggered and backfill runs run_after <= start_date, so start_date wins).
     stamps = [s for s in (_value(dag_run, "start_date"), _value(dag_run, "run_after")) if s is not None]
-    started = max(stamps) if stamps else min((r[2] for r in rows if r[2]), default=None)
+    started = max(stamps) if stamps else min((r.started_at for r in rows if r.started_at), default=None)
     ended = _value(dag_run, "end_date") or _now()
-    failed = sorted(t for t, r in tasks.items() if r[1] == "failed")
+    failed = sorted(t for t, r in tasks.items() if r.status == "failed")
     metadata = {
-        "tasks": {t: r[1] for t, r in tasks.items()},
+        "tasks": {t: r.status for t, r in tasks.items()},
         "failed_tasks": failed,
-        "layers": {t: r[5] for t, r in tasks.items() if r[5]},
+        "layers": {t: r.metadata for t, r in tasks.items() if r.metadata},
     }
     return {
         "flow_name": dag_id,
@@ -121,7 +150,7 @@ def dag_row(settings: Settings, context: Context, status: str) -> dict[str, Any]
         "started_at": started,
         "ended_at": ended,
         "duration_seconds": (ended - started).total_seconds() if started else None,
-        "records_processed": sum(r[4] or 0 for r in tasks.values()),
+        "records_processed": sum(r.records_processed or 0 for r in tasks.values()),
         "metadata": metadata,
         "error_message": (
             f"failed tasks: {', '.join(failed)}; {_error_text(context) or ''}".strip("; ")
@@ -153,8 +182,6 @@ def _dag(status: str) -> Callable[[Context], None]:
         row = dag_row(settings, ctx, status)
         write_audit_row(settings, row)
         if status == "failed":
-            from drp.monitoring.alerts import send_alert
-
             send_alert(
                 settings,
                 f"drp: {row['flow_name']} run failed",

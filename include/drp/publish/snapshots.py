@@ -1,6 +1,7 @@
 """Publish each mart as a Parquet snapshot, plus a manifest, keyed by snapshot date.
 
-Keys: `analytics/<model>/snapshot_date=YYYY-MM-DD/<model>.parquet` and
+The marts are the models of the dbt exposure `analytics_parquet_snapshots`, in its order. Keys
+(`drp.publish.layout`): `analytics/<model>/snapshot_date=YYYY-MM-DD/<model>.parquet` and
 `analytics/_manifests/snapshot_date=YYYY-MM-DD/manifest.json` in the analytics bucket. A rerun of
 the same date overwrites the same keys, so publication is idempotent. The manifest is written
 last: its presence means the snapshot set is complete.
@@ -13,24 +14,29 @@ import io
 import json
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from minio.error import S3Error
 
+from drp.publish.layout import manifest_key, snapshot_key
 from drp.settings import Settings
 from drp.storage.object_store import ObjectStoreError, client
+from drp.transform.manifest import published_marts
 
-MARTS = (
-    "daily_order_metrics",
-    "fct_orders",
-    "fct_order_lines",
-    "dim_customers",
-    "dim_products",
-    "dim_date",
-)
+__all__ = [
+    "MART_SCHEMA",
+    "PublishResult",
+    "PublishedSnapshot",
+    "manifest_key",
+    "publish_marts",
+    "snapshot_key",
+]
+
 MART_SCHEMA = "analytics"
 
 
@@ -55,14 +61,6 @@ class PublishResult:
         return [s.key for s in self.snapshots]
 
 
-def snapshot_key(model: str, snapshot_date: date) -> str:
-    return f"analytics/{model}/snapshot_date={snapshot_date.isoformat()}/{model}.parquet"
-
-
-def manifest_key(snapshot_date: date) -> str:
-    return f"analytics/_manifests/snapshot_date={snapshot_date.isoformat()}/manifest.json"
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -78,11 +76,14 @@ def publish_marts(
     run_id: str,
     extra_manifest: dict[str, Any] | None = None,
     duckdb_path: Path | None = None,
-    models: tuple[str, ...] = MARTS,
+    models: Sequence[str] | None = None,
 ) -> PublishResult:
-    """Export each mart from DuckDB (read-only) to Parquet and upload it, then the manifest."""
-    import duckdb
+    """Export each mart from DuckDB (read-only) to Parquet and upload it, then the manifest.
 
+    `models` defaults to the published marts, the models of the dbt exposure
+    `analytics_parquet_snapshots` in its order (`drp.transform.manifest.published_marts`).
+    """
+    models = published_marts() if models is None else models
     started = time.monotonic()
     s3 = client(settings)
     bucket = settings.s3_bucket_analytics

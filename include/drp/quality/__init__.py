@@ -5,24 +5,8 @@
 * `project` - the GX file project in `great_expectations/`, generated from `suites`;
 * `gate` - `run_quality_gate()`: validate, record in `ops.quality_results`, build Data Docs, raise;
 * `docs` - `build_data_docs()` for `make docs`;
-* `sample` - a clean synthetic warehouse for tests and the bench.
+* `results` - the owner of `ops.quality_results`.
 
-Importing this package does not import Great Expectations (7-9 s); the functions do.
+The package re-exports nothing, so `drp.quality.errors` (which the DAG imports at parse time)
+loads no Great Expectations (7-9 s), DuckDB or pandas: only `gate`, `project` and `frames` do.
 """
-
-from drp.quality.errors import QualityError, QualityGateError, QualityInputError
-from drp.quality.gate import run_quality_gate
-from drp.quality.report import Failure, QualityReport, SuiteResult
-from drp.quality.suites import SUITES, Severity
-
-__all__ = [
-    "SUITES",
-    "Failure",
-    "QualityError",
-    "QualityGateError",
-    "QualityInputError",
-    "QualityReport",
-    "Severity",
-    "SuiteResult",
-    "run_quality_gate",
-]

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from drp.quality.errors import QualityError
+from drp.quality.project import DATA_DOCS_SITE, open_context, project_lock, sync_project
 
 
 def build_data_docs(gx_root: Path | None = None, *, sync: bool = True) -> Path:
@@ -22,8 +23,6 @@ def build_data_docs(gx_root: Path | None = None, *, sync: bool = True) -> Path:
     Returns:
         The site's `index.html`.
     """
-    from drp.quality.project import DATA_DOCS_SITE, open_context, project_lock, sync_project
-
     context = open_context(gx_root)
     with project_lock(gx_root):
         if sync:

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
+
+import duckdb
+import pandas as pd
 
 from drp.quality.suites import CONTRACTS, INTEGRITY
-
-if TYPE_CHECKING:
-    import duckdb
-    import pandas as pd
 
 EXAMPLES_PER_CHECK: Final = 5
 
@@ -285,7 +284,6 @@ _DERIVED_FRAMES: Final[dict[str, str]] = {
     "reconciliation.daily_orders": _RECONCILIATION_SQL,
     "contracts.columns": _CONTRACT_SQL,
 }
-FRAME_NAMES: Final = (*_RELATION_FRAMES, *_DERIVED_FRAMES, "integrity.relationships")
 
 
 @dataclass
@@ -327,8 +325,6 @@ class FrameReader:
             data_interval_end: exclusive end.
             orders_per_day: the source's configured daily volume (for the volume ratio).
         """
-        import duckdb
-
         self._conn = conn
         self._params: dict[str, Any] = {"start": data_interval_start, "end": data_interval_end}
         self._extra: dict[str, dict[str, Any]] = {
@@ -353,8 +349,6 @@ class FrameReader:
         return self._read(name, sql)
 
     def _read(self, name: str, sql: str) -> Frame:
-        import duckdb
-
         for table in _NEEDS.get(name, ()):
             if table in self.failed:
                 return Frame(name, None, error=f"{table}: {self.failed[table]}")
@@ -366,8 +360,6 @@ class FrameReader:
 
     def _integrity(self) -> Frame:
         """One row of anomaly counts (one column per integrity check) and a few examples of each."""
-        import pandas as pd
-
         sql = f"""
             select
                 check_name,
@@ -387,23 +379,6 @@ class FrameReader:
             counts[check] = int(record["anomalies"])
             examples[check] = [str(value) for value in record["examples"]]
         return Frame("integrity.relationships", pd.DataFrame([counts]), examples=examples)
-
-
-def load_frames(
-    conn: duckdb.DuckDBPyConnection,
-    *,
-    data_interval_start: datetime,
-    data_interval_end: datetime,
-    orders_per_day: int,
-) -> dict[str, Frame]:
-    """Every suite's frame at once (convenient for small warehouses and debugging)."""
-    reader = FrameReader(
-        conn,
-        data_interval_start=data_interval_start,
-        data_interval_end=data_interval_end,
-        orders_per_day=orders_per_day,
-    )
-    return {name: reader.read(name) for name in FRAME_NAMES}
 
 
 def _fetch_df(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pd.DataFrame:

@@ -29,15 +29,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
+import duckdb
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
 from drp.intervals import to_utc
 from drp.quality.errors import QualityGateError, QualityInputError
 from drp.quality.frames import Frame, FrameReader
+from drp.quality.project import DATA_DOCS_SITE, checkpoint_name, open_context, project_lock, sync_project
 from drp.quality.report import MAX_EXAMPLES, Failure, QualityReport, SuiteResult
+from drp.quality.results import record_results
 from drp.quality.suites import SUITES, Severity, SuiteSpec, expectation_parameters
 
 if TYPE_CHECKING:
-    import duckdb
-
     from drp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,8 +93,6 @@ def run_quality_gate(
         raise QualityInputError(f"no DuckDB warehouse at {path}: has dbt built it?")
     timings = {"open_project": 0.0, "read_frames": 0.0, "validate": 0.0}
 
-    from drp.quality.project import DATA_DOCS_SITE, open_context, project_lock, sync_project
-
     mark = time.perf_counter()
     context = open_context(gx_root)
     with project_lock(gx_root):
@@ -98,8 +100,6 @@ def run_quality_gate(
     if changes:
         log.warning("GX project was out of step with suites.py; wrote: %s", ", ".join(changes))
     timings["open_project"] = time.perf_counter() - mark
-
-    from great_expectations.core.run_identifier import RunIdentifier
 
     validated_at = datetime.now(UTC)
     gx_run_id = RunIdentifier(run_name=run_id, run_time=validated_at)
@@ -133,10 +133,6 @@ def run_quality_gate(
 
     docs_path: Path | None = None
     if build_docs and keys:
-        from great_expectations.data_context.types.resource_identifiers import (
-            ExpectationSuiteIdentifier,
-        )
-
         mark = time.perf_counter()
         suite_ids = [ExpectationSuiteIdentifier(name=spec.name) for spec in selected]
         try:
@@ -167,8 +163,6 @@ def run_quality_gate(
         elapsed_seconds=time.perf_counter() - started,
         timings=timings,
     )
-
-    from drp.quality.results import record_results
 
     mark = time.perf_counter()
     record_results(settings, report)
@@ -201,8 +195,6 @@ def _check_interval(start: datetime, end: datetime) -> None:
 @contextmanager
 def _read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """The warehouse opened read-only, closed on exit whatever happens."""
-    import duckdb
-
     try:
         conn = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
@@ -218,8 +210,6 @@ def _validate(
     context: Any, spec: SuiteSpec, frame: Frame, parameters: dict[str, Any], run_id: Any
 ) -> tuple[SuiteResult, Any]:
     """Run the suite's checkpoint on its frame; returns the result and GX's result key."""
-    from drp.quality.project import checkpoint_name
-
     if frame.data is None:
         return _not_validated(spec, "frame_readable", "read_frame", frame.error), None
     started = time.perf_counter()

@@ -7,7 +7,7 @@ differs: on a clean checkout it writes nothing, so running gates never rewrite c
 `drp quality sync` regenerates the project after a change to `suites.py`;
 `drp quality check` (and a test) fail while the committed project is stale.
 
-Everything here imports Great Expectations (7-9 s) inside functions only.
+This module imports Great Expectations (7-9 s): only the gate and `drp quality` load it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import great_expectations as gx
+from great_expectations.core.expectation_suite import ExpectationSuite
+from great_expectations.exceptions.exceptions import DataContextError
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+from great_expectations.expectations.metadata_types import FailureSeverity
+
+from drp.quality.errors import QualityInputError
 from drp.quality.suites import SUITES, Check, SuiteSpec
 from drp.settings import PROJECT_ROOT
 
@@ -43,12 +50,8 @@ def checkpoint_name(suite_name: str) -> str:
 
 def open_context(gx_root: Path | None = None) -> FileDataContext:
     """The file data context rooted at `gx_root` (default: the repository's `great_expectations/`)."""
-    import great_expectations as gx
-
     root = (gx_root or GX_ROOT).resolve()
     if not (root / "great_expectations.yml").is_file():
-        from drp.quality.errors import QualityInputError
-
         raise QualityInputError(f"no Great Expectations project at {root} (great_expectations.yml missing)")
     context = gx.get_context(mode="file", context_root_dir=str(root))
     return context  # type: ignore[return-value]
@@ -69,8 +72,6 @@ def project_lock(gx_root: Path | None = None) -> Iterator[None]:
 
 def build_suite(spec: SuiteSpec) -> ExpectationSuite:
     """The GX suite for a spec: every check with its name and severity in `meta`."""
-    from great_expectations.core.expectation_suite import ExpectationSuite
-
     return ExpectationSuite(
         name=spec.name,
         expectations=[build_expectation(check) for check in spec.checks],
@@ -84,9 +85,6 @@ def build_expectation(check: Check) -> Any:
     The severity is in `meta` (what the gate decides from), in GX's native `severity` field, and
     in the notes, which Data Docs shows on the suite's page.
     """
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-    from great_expectations.expectations.metadata_types import FailureSeverity
-
     config = ExpectationConfiguration(
         type=check.expectation,
         kwargs=json.loads(json.dumps(dict(check.kwargs))),
@@ -110,8 +108,6 @@ def sync_project(
     Returns:
         What was (or would be) written, e.g. `["suite staging.orders"]`; empty when in step.
     """
-    import great_expectations as gx
-
     changes: list[str] = []
     datasource: Any  # a PandasDatasource (GX types data_sources.get() as the base class)
     try:
@@ -190,8 +186,6 @@ def _stored_suite(context: FileDataContext, name: str) -> ExpectationSuite | Non
 
 
 def _stored(factory: Any, name: str) -> Any:
-    from great_expectations.exceptions.exceptions import DataContextError
-
     try:
         return factory.get(name)
     except DataContextError:

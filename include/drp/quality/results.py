@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import psycopg
+
 from drp.quality.errors import QualityError
 
 if TYPE_CHECKING:
@@ -32,8 +34,6 @@ def record_results(settings: Settings, report: QualityReport) -> None:
     Raises:
         QualityError: Postgres refused or could not be reached (the message names the run).
     """
-    import psycopg
-
     rows = []
     for result in report.suites:
         critical = [failure.check for failure in result.critical_failures]

@@ -8,6 +8,8 @@ what `dbt_project/profiles.yml` reads; results come from `target/run_results.jso
 
 from __future__ import annotations
 
+import fcntl
+import importlib.util
 import json
 import logging
 import os
@@ -159,9 +161,7 @@ class DbtResult:
 
 def postgres_scanner_path() -> Path:
     """The postgres_scanner binary shipped by the `duckdb-extension-postgres-scanner` wheel."""
-    import importlib.util
-
-    import duckdb
+    import duckdb  # noqa: PLC0415 - the DAG imports this module at parse time
 
     spec = importlib.util.find_spec("duckdb_extension_postgres_scanner")
     if spec is None or not spec.submodule_search_locations:
@@ -190,9 +190,7 @@ def ensure_postgres_scanner(extension_dir: Path) -> Path:
     Returns:
         The extension directory.
     """
-    import fcntl
-
-    import duckdb
+    import duckdb  # noqa: PLC0415 - the DAG imports this module at parse time
 
     extension_dir.mkdir(parents=True, exist_ok=True)
     if any(extension_dir.glob(f"v{duckdb.__version__}/*/postgres_scanner.duckdb_extension")):

@@ -16,25 +16,46 @@ class AirflowApiError(PlatformError):
     """Airflow's REST API refused or failed a call."""
 
 
+class AirflowUnreachableError(AirflowApiError):
+    """Airflow's API did not answer: connection refused, timed out or broken."""
+
+
 class AirflowClient:
     """Authenticated calls to Airflow's `/api/v2`."""
 
     def __init__(self, settings: Settings, timeout: float = 30) -> None:
         self.base = settings.airflow_url
         self._http = httpx.Client(base_url=self.base, timeout=timeout)
-        response = self._http.post(
-            "/auth/token",
-            json={
-                "username": settings.airflow_admin_user,
-                "password": settings.airflow_admin_password.get_secret_value(),
-            },
-        )
-        if response.status_code != 201:
-            raise AirflowApiError(f"Airflow at {self.base} refused the admin login ({response.status_code})")
+        try:
+            response = self._request(
+                "POST",
+                "/auth/token",
+                json={
+                    "username": settings.airflow_admin_user,
+                    "password": settings.airflow_admin_password.get_secret_value(),
+                },
+            )
+            if response.status_code != 201:
+                raise AirflowApiError(
+                    f"Airflow at {self.base} refused the admin login ({response.status_code})"
+                )
+        except AirflowApiError:
+            self._http.close()
+            raise
         self._http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Every HTTP call goes through here: a transport failure becomes one clear error."""
+        try:
+            return self._http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:  # refused, timed out, reset: not an HTTP answer
+            reason = str(exc) or type(exc).__name__
+            raise AirflowUnreachableError(
+                f"Airflow does not answer at {self.base} ({reason}): start the stack with `make up`"
+            ) from None
+
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, f"/api/v2{path}", **kwargs)
+        response = self._request(method, f"/api/v2{path}", **kwargs)
         if response.status_code >= 400:
             raise AirflowApiError(f"{method} {path}: {response.status_code} {response.text[:300]}")
         return response.json() if response.content else None
@@ -43,7 +64,7 @@ class AirflowClient:
         """Wait until the DAG processor has parsed the DAG; fail with its import error otherwise."""
         deadline = time.monotonic() + timeout
         while True:
-            response = self._http.get(f"/api/v2/dags/{dag_id}")
+            response = self._request("GET", f"/api/v2/dags/{dag_id}")
             if response.status_code == 200:
                 return dict(response.json())
             errors = self.call("GET", "/importErrors").get("import_errors", [])
@@ -132,7 +153,7 @@ class AirflowClient:
 
     def ensure_pool(self, name: str, slots: int, description: str) -> None:
         """Create the pool, or set its size when it exists."""
-        response = self._http.get(f"/api/v2/pools/{name}")
+        response = self._request("GET", f"/api/v2/pools/{name}")
         body = {"name": name, "slots": slots, "description": description, "include_deferred": False}
         if response.status_code == 404:
             self.call("POST", "/pools", json=body)

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import psycopg
-
 from drp.errors import PlatformError
+from drp.monitoring import flow_audit
 from drp.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS
 from drp.settings import Settings
 from drpctl.driver.airflow_api import AirflowClient
+from drpctl.stack.airflow import airflow_home
 
 DAG_ID = "orders_elt_daily"
 FINAL_STATES = {"success", "failed"}
@@ -42,22 +42,15 @@ def _task_results(
     settings: Settings, run_id: str
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, int]]:
     """The last audit row of each task of the run: its metadata, error and try number."""
-    with psycopg.connect(settings.postgres_conninfo()) as conn:
-        rows = conn.execute(
-            """
-            select distinct on (task_id) task_id, metadata, error_message, try_number
-            from ops.pipeline_flow_audit
-            where flow_name = %s and flow_run_id = %s and task_id is not null
-            order by task_id, id desc
-            """,
-            (DAG_ID, run_id),
-        ).fetchall()
-    return {r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows if r[2]}, {r[0]: r[3] or 0 for r in rows}
+    last = flow_audit.last_tries(settings, DAG_ID, run_id)
+    return (
+        {t: a.metadata for t, a in last.items()},
+        {t: a.error_message for t, a in last.items() if a.error_message},
+        {t: a.try_number or 0 for t, a in last.items()},
+    )
 
 
 def log_location(settings: Settings, run_id: str, task_id: str, try_number: int) -> str:
-    from drpctl.stack.airflow import airflow_home
-
     return str(
         airflow_home(settings)
         / "logs"

@@ -7,8 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+from minio.error import S3Error
+from urllib3.exceptions import HTTPError
 
 from drp.settings import Settings
+from drp.storage.object_store import client
 from drpctl.stack import postgres
 
 
@@ -36,11 +39,6 @@ def check_postgres(settings: Settings) -> Check:
 
 
 def check_object_store(settings: Settings) -> Check:
-    from minio.error import S3Error
-    from urllib3.exceptions import HTTPError
-
-    from drp.storage.object_store import client
-
     url = f"http://{settings.s3_endpoint}"
     try:
         buckets = {b.name for b in client(settings).list_buckets()}
@@ -78,3 +76,8 @@ CHECKS: dict[str, Callable[[Settings], Check]] = {
     "generator": check_generator,
     "airflow": check_airflow,
 }
+
+
+def check_all(settings: Settings) -> list[Check]:
+    """Every service's health, from the host-side settings (the same in the native and Docker stacks)."""
+    return [check(settings) for check in CHECKS.values()]

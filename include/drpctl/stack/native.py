@@ -11,12 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from minio.error import S3Error
+from urllib3.exceptions import HTTPError
 
 from drp.db import migrate
 from drp.errors import ConfigError, StackError
-from drp.settings import Settings
+from drp.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS
+from drp.settings import Settings, env_file_path, load_settings
 from drp.storage.object_store import ensure_buckets
+from drp.tasks import prepare_warehouse
+from drp.transform.dbt_runner import run_dbt
+from drpctl.driver.airflow_api import AirflowClient
 from drpctl.stack import airflow, health, postgres
+from drpctl.stack.secrets import set_env_value
 from drpctl.stack.supervisor import (
     VENV_BIN,
     Supervisor,
@@ -165,9 +172,6 @@ def airflow_db_migrate(settings: Settings) -> None:
 
 def ensure_airflow_pools(settings: Settings) -> None:
     """The pools the DAG's tasks name (a task in a missing pool is never scheduled)."""
-    from drp.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS
-    from drpctl.driver.airflow_api import AirflowClient
-
     client = AirflowClient(settings)
     try:
         client.ensure_pool(WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS, WAREHOUSE_POOL_DESCRIPTION)
@@ -177,9 +181,6 @@ def ensure_airflow_pools(settings: Settings) -> None:
 
 def parse_dbt_project(settings: Settings) -> None:
     """Write dbt's manifest, which the DAG renders its dbt tasks from (Cosmos, no dbt at parse time)."""
-    from drp.tasks import prepare_warehouse
-    from drp.transform.dbt_runner import run_dbt
-
     prepare_warehouse(settings=settings)
     run_dbt(settings, "parse")
 
@@ -188,9 +189,6 @@ def _local_postgres_port(settings: Settings, env_file: Path) -> Settings:
     """A free port for a new local cluster, persisted to .env when the configured one is taken."""
     if not health.port_in_use(settings.postgres_host, settings.postgres_port):
         return settings
-    from drp.settings import load_settings
-    from drpctl.stack.secrets import set_env_value
-
     with socket.socket() as sock:
         sock.bind((settings.postgres_host, 0))
         port = sock.getsockname()[1]
@@ -229,8 +227,6 @@ def changed_data_settings(settings: Settings) -> list[str]:
 
 def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpReport:
     """Bring every service up and healthy; a no-op when they already are."""
-    from drp.settings import env_file_path
-
     started = time.monotonic()
     deadline = started + timeout
     sup = Supervisor(settings)
@@ -297,9 +293,6 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
 
 
 def _retry_until(action: Callable[[], object], deadline: float, service: str, settings: Settings) -> None:
-    from minio.error import S3Error
-    from urllib3.exceptions import HTTPError
-
     while True:
         try:
             action()
@@ -343,6 +336,4 @@ def down(settings: Settings, *, echo: Echo = print) -> int:
 
 def status(settings: Settings) -> tuple[list[health.Check], list[dict[str, object]]]:
     """Health of each service, and supervisord's view of each program."""
-    sup = Supervisor(settings)
-    checks = [check(settings) for check in health.CHECKS.values()]
-    return checks, list(sup.all_info())
+    return health.check_all(settings), list(Supervisor(settings).all_info())

@@ -7,9 +7,10 @@ that the role's password matches the settings, then applies the migrations.
 from __future__ import annotations
 
 import glob
+import os
+import pwd
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -18,14 +19,6 @@ from psycopg import sql
 from drp.errors import StackError
 from drp.settings import Settings
 from drpctl.db_admin import create_owned_database, database_exists
-
-
-@dataclass(frozen=True)
-class PostgresTarget:
-    """Where the platform's PostgreSQL lives and how it is run."""
-
-    mode: str  # "external" (a server that already answers) or "local" (our own cluster)
-    admin_dsn: str
 
 
 def answers(dsn: str, timeout: int = 2) -> bool:
@@ -89,15 +82,10 @@ def init_local_cluster(settings: Settings) -> Path:
 
 def cluster_os_user() -> str | None:
     """initdb and postgres refuse to run as root: use the `postgres` OS user when we are root."""
-    import os
-
     return "postgres" if os.geteuid() == 0 else None
 
 
 def _as_postgres_user(data: Path) -> str | None:
-    import os
-    import pwd
-
     user_name = cluster_os_user()
     if user_name is None:
         return None

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import psutil
 from supervisor.xmlrpc import SupervisorTransport
 
 from drp.errors import StackError
 from drp.settings import PROJECT_ROOT, Settings
+from drp.transform.dbt_runner import dbt_env
 from drpctl.stack import airflow, postgres
 
 VENV_BIN = Path(sys.executable).parent
@@ -69,8 +71,6 @@ def generator_env(settings: Settings) -> dict[str, str]:
 
 def programs(settings: Settings, *, local_postgres: bool) -> list[Program]:
     """Every service the native stack runs, in start order."""
-    from drp.transform.dbt_runner import dbt_env
-
     # Airflow tasks run dbt through Cosmos, whose profile reads DRP_* from the environment.
     platform_env = {k: v for k, v in dbt_env(settings).items() if k.startswith(("DRP_", "DBT_"))}
     af_env = {**platform_env, **airflow.airflow_env(settings)}
@@ -271,8 +271,6 @@ class Supervisor:
 
 
 def _alive(pid: int) -> bool:
-    import psutil
-
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:

@@ -13,8 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from uuid import uuid4
 
 import psycopg
@@ -26,23 +25,12 @@ from drp.settings import Settings
 from drp.storage.object_store import client as s3_client
 from drp_generator.api.app import create_app
 from drp_generator.config import GeneratorConfig
+from tests.drp.ingest.source import EPOCH, Generator
 
-EPOCH = date(2003, 3, 1)  # the shared test generator's first day; windows are offsets from it
 RAW_TABLES = (
     "orders_raw", "order_lines_raw", "customers_raw", "products_raw",
     "orders_rejected", "customers_rejected", "products_rejected",
 )  # fmt: skip
-
-
-def day(offset: int, hours: int = 0) -> datetime:
-    """Midnight UTC `offset` days after EPOCH (plus hours)."""
-    return datetime(EPOCH.year, EPOCH.month, EPOCH.day, tzinfo=UTC) + timedelta(days=offset, hours=hours)
-
-
-@dataclass(frozen=True)
-class Generator:
-    url: str
-    config: GeneratorConfig
 
 
 def _free_port() -> int:

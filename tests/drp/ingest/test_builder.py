@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,8 @@ import pytest
 
 from drp.ingest.client import ClientConfig, SourceClient
 from drp.ingest.contract import SPECS
-from drp.ingest.loader import _PageBuilder, _State
+from drp.ingest.errors import IntegrityError
+from drp.ingest.loader import _check_counts, _gc_tuned, _PageBuilder, _State
 from drp_domain import Entity
 from tests.drp.ingest.test_contract import ORDER
 
@@ -130,9 +132,6 @@ def test_unencodable_records_are_quarantined_not_fatal() -> None:
 
 
 def test_count_check_catches_a_mismatch() -> None:
-    from drp.ingest.errors import IntegrityError
-    from drp.ingest.loader import _check_counts
-
     start, end = datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)
     state = _State(received=10, loaded=7, quarantined=2, duplicates=1, lines_loaded=9)
     state.copied.update({"raw": 7, "rejected": 2, "lines": 9})
@@ -146,10 +145,6 @@ def test_count_check_catches_a_mismatch() -> None:
 
 
 def test_gc_threshold_is_restored_after_overlapping_loads() -> None:
-    import gc
-
-    from drp.ingest.loader import _gc_tuned
-
     before = gc.get_threshold()
     first, second = _gc_tuned(), _gc_tuned()
     first.__enter__()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import random
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from drp.ingest.contract import SPECS, check_record, source_record_id
+from drp.ingest.contract import SPECS, check_record, full_check, source_record_id
 from drp_domain import Entity
 
 pytestmark = pytest.mark.unit
@@ -160,8 +161,6 @@ def test_source_record_id_any_type() -> None:
 
 def _mutations(base: dict[str, Any], seed: int) -> list[Any]:
     """Many small breakages of a valid record (types, values, missing keys, extra keys)."""
-    import random
-
     rng = random.Random(seed)
     bad_values: list[Any] = [
         None, "", " ", "x", "a\x00b", 0, -1, 1, 2**31, 1.5, 1.234, -0.01, 1e10, True, [], {}, [1],
@@ -194,8 +193,6 @@ def _mutations(base: dict[str, Any], seed: int) -> list[Any]:
     ("entity", "base"), [("orders", ORDER), ("customers", CUSTOMER), ("products", PRODUCT)]
 )
 def test_fast_path_agrees_with_full_check(entity: str, base: dict[str, Any]) -> None:
-    from drp.ingest.contract import full_check
-
     spec = SPECS[Entity(entity)]
     accepted = 0
     for record in _mutations(base, seed=len(entity)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -128,8 +129,6 @@ def test_customers_with_nulls_round_trip(pg: psycopg.Connection) -> None:
         ).fetchall()
     assert [(r[0], r[1], r[2], r[3]) for r in got] == [(t, None, t, "consumer") for t in NASTY]
     assert [r[4] for r in got] == records
-    import hashlib
-
     assert [r[5] for r in got] == [
         hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS)).hexdigest() for r in records
     ]

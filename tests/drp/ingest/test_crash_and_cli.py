@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from drp.settings import Settings
 from drp_domain import Entity
 from drp_generator.truth import truth
 from drpctl.ingest_cli import app
-from tests.drp.ingest.conftest import Generator, day
+from tests.drp.ingest.source import Generator, day
 
 pytestmark = pytest.mark.integration
 
@@ -43,8 +44,9 @@ def test_kill_during_copy_leaves_no_partial_batch_and_rerun_completes(
 ) -> None:
     big = start_generator(seed=20040601, orders_per_day=40_000, epoch=date(2004, 6, 1))
     start, end = datetime(2004, 6, 2, tzinfo=UTC), datetime(2004, 6, 3, tzinfo=UTC)
+    # `drp ingest`, the operator's command, in a process of its own (so it can be killed).
     cmd = [
-        sys.executable, "-m", "drp.ingest", "--entity", "orders",
+        sys.executable, "-c", "from drpctl.cli import app; app()", "ingest", "--entity", "orders",
         "--start", "2004-06-02", "--end", "2004-06-03",
         "--api-url", big.url, "--source-system", source, "--page-size", "1000",
     ]  # fmt: skip
@@ -52,6 +54,9 @@ def test_kill_during_copy_leaves_no_partial_batch_and_rerun_completes(
     try:
 
         def running() -> object:
+            if proc.poll() is not None:  # died before registering: say why instead of timing out
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise AssertionError(f"drp ingest exited {proc.returncode}: {err}")
             row = pg.execute(
                 "select batch_id from ops.ingest_batches where source_system = %s and status = 'running'",
                 [source],
@@ -145,8 +150,6 @@ def test_cli_rejects_bad_arguments() -> None:
 
 
 def test_cli_json_output(generator: Generator, source: str) -> None:
-    import json
-
     result = CliRunner().invoke(
         app,
         [

@@ -7,20 +7,25 @@ import logging
 import threading
 from typing import Any
 
+import httpx
 import orjson
+import pendulum
 import psycopg
 import pytest
 from psycopg import sql
+from pydantic import SecretStr
 
+import drp.ingest.loader as loader_mod
 from drp.ingest import ClientConfig, IngestError, IntervalConflictError, SourceError, load_interval
 from drp.ingest.contract import SPECS
+from drp.ingest.dedupe import SeenKeys
 from drp.ingest.registry import ABANDONED_MESSAGE
 from drp.settings import Settings
 from drp.storage.object_store import client as s3_client
 from drp_domain import Entity
 from drp_generator.faults import parse_faults
 from drp_generator.truth import truth
-from tests.drp.ingest.conftest import Generator, day
+from tests.drp.ingest.source import Generator, day
 
 pytestmark = pytest.mark.integration
 
@@ -141,8 +146,6 @@ def test_load_matches_ground_truth(
     finally:
         obj.close()
         obj.release_conn()
-    import httpx
-
     params = {
         "start": start.isoformat(),
         "end": end.isoformat(),
@@ -371,8 +374,6 @@ def test_exhausted_retry_budget_fails_with_a_clear_error_and_registry_row(
 def test_archive_failure_fails_the_load_and_commits_nothing(
     broken: str, settings: Settings, generator: Generator, source: str, pg: psycopg.Connection
 ) -> None:
-    from pydantic import SecretStr
-
     if broken == "bucket":
         bad = settings.model_copy(update={"s3_bucket_raw": f"drp-missing-{source}"})
     else:
@@ -410,9 +411,6 @@ def test_dedupe_false_positives_are_recovered(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A 1 KiB filter says "seen" for many new records; verification must reload every one of them.
-    import drp.ingest.loader as loader_mod
-    from drp.ingest.dedupe import SeenKeys
-
     monkeypatch.setattr(loader_mod, "SeenKeys", lambda: SeenKeys(bits_log2=13, probes=1))
     caplog.set_level(logging.WARNING, logger="drp.ingest")
     start, end = day(0), day(2)
@@ -435,8 +433,6 @@ def test_unreachable_postgres_is_an_ingest_error(settings: Settings, generator: 
 def test_pendulum_bounds_as_airflow_passes_them(
     settings: Settings, generator: Generator, source: str
 ) -> None:
-    import pendulum
-
     start = pendulum.datetime(2003, 3, 24, tz="UTC")
     result = load_interval(
         settings, "products", start, start.add(days=1), api_base_url=generator.url, source_system=source

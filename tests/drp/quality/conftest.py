@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import uuid
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +21,10 @@ import pytest
 
 from drp.db.migrate import upgrade
 from drp.quality.project import GX_ROOT
-from drp.quality.report import QualityReport
 from drp.settings import Settings, load_settings
 from drpctl.db_admin import create_database, drop_database
-from tests.drp.quality.sample_warehouse import SampleSpec, build_sample_warehouse
-
-# Seven days of 200 orders a day from 2026-01-01; the gate runs on day 3, [2026-01-04, 2026-01-05).
-SAMPLE = SampleSpec()
-INTERVAL_DAY = 3
-START, END = SAMPLE.day_interval(INTERVAL_DAY)
+from tests.drp.quality.gate_runner import SAMPLE, RunGate, gate_runner
+from tests.drp.quality.sample_warehouse import build_sample_warehouse
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +35,7 @@ def quality_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setti
         with psycopg.connect(base.postgres_admin_dsn, connect_timeout=3):
             pass
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL admin DSN does not answer: {exc}")
+        pytest.fail(f"PostgreSQL admin DSN does not answer: {exc}")
     name = f"drp_test_gx_{secrets.token_hex(4)}"
     create_database(base.postgres_admin_dsn, name, base.postgres_user)
     try:
@@ -82,46 +75,10 @@ def warehouse(clean_warehouse: Path, tmp_path: Path) -> Path:
     return path
 
 
-def corrupt(path: Path, *statements: str) -> None:
-    """Apply SQL to a warehouse copy (the violation a test injects)."""
-    import duckdb
-
-    with duckdb.connect(str(path)) as conn:
-        conn.execute("set TimeZone = 'UTC'")
-        for statement in statements:
-            conn.execute(statement)
-
-
-RunGate = Callable[..., QualityReport]
-
-
 @pytest.fixture
 def run_gate(quality_settings: Settings, gx_root: Path) -> RunGate:
     """Run the gate on a warehouse for the sample's interval (Data Docs off unless asked)."""
-    from drp.quality.gate import run_quality_gate
-
-    def run(
-        path: Path,
-        *,
-        run_id: str | None = None,
-        start: datetime = START,
-        end: datetime = END,
-        build_docs: bool = False,
-        settings: Settings | None = None,
-        **kwargs: Any,
-    ) -> QualityReport:
-        return run_quality_gate(
-            settings or quality_settings,
-            run_id=run_id or f"test__{uuid.uuid4().hex[:12]}",
-            data_interval_start=start,
-            data_interval_end=end,
-            duckdb_path=path,
-            gx_root=gx_root,
-            build_docs=build_docs,
-            **kwargs,
-        )
-
-    return run
+    return gate_runner(quality_settings, gx_root)
 
 
 @pytest.fixture

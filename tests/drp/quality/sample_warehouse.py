@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+
 
 @dataclass(frozen=True, slots=True)
 class SampleSpec:
@@ -65,8 +67,6 @@ def build_sample_warehouse(path: Path, spec: SampleSpec | None = None) -> Sample
     Returns:
         The spec used.
     """
-    import duckdb
-
     spec = spec or SampleSpec()
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (path, path.with_name(path.name + ".wal")):

@@ -18,9 +18,11 @@ import pytest
 
 from drp.quality.errors import QualityGateError
 from drp.quality.report import QualityReport
-from drp.settings import Settings
-
-from .conftest import RunGate
+from drp.settings import Settings, load_settings
+from drp.transform import run_dbt
+from tests.drp.quality.gate_runner import RunGate
+from tests.drp.transform.dbt_helpers import connect, isolated_database
+from tests.drp.transform.raw_fixtures import load_all_days
 
 pytestmark = pytest.mark.integration
 
@@ -29,12 +31,6 @@ DISTRIBUTION_BANDS = {"staging.orders:amount_mean_in_band", "staging.orders:amou
 
 @pytest.fixture(scope="module")
 def dbt_story(tmp_path_factory: pytest.TempPathFactory, quality_settings: Settings) -> Iterator[Settings]:
-    pytest.importorskip("dbt.version")
-    from drp.settings import load_settings
-    from drp.transform import run_dbt
-    from tests.drp.transform.dbt_helpers import connect, isolated_database
-    from tests.drp.transform.raw_fixtures import load_all_days
-
     tmp = tmp_path_factory.mktemp("dbt_story")
     with isolated_database(load_settings(), tmp / "state", tmp / "warehouse.duckdb") as settings:
         with connect(settings) as conn:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pendulum
 import psycopg
 import pytest
 
@@ -18,9 +19,8 @@ from drp.quality.errors import QualityGateError, QualityInputError
 from drp.quality.report import QualityReport
 from drp.quality.suites import SUITES
 from drp.settings import Settings
+from tests.drp.quality.gate_runner import END, INTERVAL_DAY, SAMPLE, START, RunGate, corrupt
 from tests.drp.quality.sample_warehouse import SampleSpec, build_sample_warehouse
-
-from .conftest import END, INTERVAL_DAY, SAMPLE, START, RunGate, corrupt
 
 pytestmark = pytest.mark.integration
 
@@ -300,7 +300,6 @@ def test_interval_scoping_a_backfill_rerun_of_an_earlier_day_passes(
 
 
 def test_airflow_pendulum_intervals_are_accepted(warehouse: Path, run_gate: RunGate) -> None:
-    pendulum = pytest.importorskip("pendulum")
     start = pendulum.instance(START).in_timezone("Europe/Paris")  # same instant, another zone
     report = run_gate(warehouse, start=start, end=pendulum.instance(END), suites=["staging.orders"])
     assert report.passed
@@ -320,7 +319,8 @@ def test_gate_wall_time_on_the_sample_is_small(warehouse: Path, run_gate: RunGat
 def test_a_crash_inside_great_expectations_fails_that_suite_critically(
     warehouse: Path, run_gate: RunGate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from great_expectations.checkpoint.checkpoint import Checkpoint
+    # GX takes 7-9 s to import: only this test needs it before the first gate run.
+    from great_expectations.checkpoint.checkpoint import Checkpoint  # noqa: PLC0415 - heavy import
 
     real_run = Checkpoint.run
 

@@ -8,9 +8,8 @@ import pytest
 
 from drp.quality.errors import QualityGateError
 from drp.quality.suites import SUITES, Severity
-
-from .conftest import RunGate, corrupt
-from .violations import VIOLATIONS, Violation
+from tests.drp.quality.gate_runner import RunGate, corrupt
+from tests.drp.quality.violations import VIOLATIONS, Violation
 
 pytestmark = pytest.mark.integration
 

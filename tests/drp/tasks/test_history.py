@@ -9,7 +9,6 @@ import psycopg
 import pytest
 
 from drp.ingest.loader import load_interval
-from drp.intervals import resolve_interval
 from drp.settings import Settings
 from drp.tasks import load_missing_history, missing_history_days
 
@@ -47,22 +46,3 @@ def test_missing_days_are_loaded_once_and_existing_days_kept(settings: Settings)
             conn.execute("delete from raw.products_raw where source_system = %s", (source,))
             conn.execute("delete from raw.products_rejected where source_system = %s", (source,))
             conn.execute("delete from ops.ingest_batches where source_system = %s", (source,))
-
-
-@pytest.mark.unit
-def test_interval_override_and_validation() -> None:
-    from drp.errors import ConfigError
-
-    default = ("2025-01-01T00:00:00+00:00", "2025-01-02T00:00:00+00:00")
-    assert resolve_interval(*default) == (datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC))
-    override = {"interval_start": "2025-02-01T00:00:00", "interval_end": "2025-02-03T00:00:00+00:00"}
-    assert resolve_interval(*default, override) == (
-        datetime(2025, 2, 1, tzinfo=UTC),
-        datetime(2025, 2, 3, tzinfo=UTC),
-    )
-    # Empty overrides (the trigger form's defaults) keep the data interval.
-    assert resolve_interval(*default, {"interval_start": None, "interval_end": ""}) == resolve_interval(
-        *default
-    )
-    with pytest.raises(ConfigError, match="is not after start"):
-        resolve_interval(*default, {"interval_start": "2025-02-01T00:00:00"})

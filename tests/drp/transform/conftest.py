@@ -17,7 +17,7 @@ def base_settings() -> Settings:
         with psycopg.connect(settings.postgres_admin_dsn, connect_timeout=3):
             pass
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL admin DSN does not answer: {exc}")
+        pytest.fail(f"PostgreSQL admin DSN does not answer: {exc}")
     return settings
 
 

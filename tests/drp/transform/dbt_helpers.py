@@ -8,6 +8,7 @@ pytest's temporary directories.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
 
 from drp.db.migrate import upgrade
@@ -77,8 +79,6 @@ def duckdb_snapshot(
     path: Path, relations: tuple[str, ...] = ALL_RELATIONS
 ) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every relation, normalised and sorted (opened read-only after dbt exits)."""
-    import duckdb
-
     with duckdb.connect(str(path), read_only=True) as conn:
         conn.execute("set TimeZone = 'UTC'")
         return {rel: fetch_rows(conn.execute(f"select * from {rel}").fetchall()) for rel in relations}
@@ -92,8 +92,6 @@ def postgres_snapshot(
 
 
 def checksum(snapshot: dict[str, list[tuple[Any, ...]]]) -> str:
-    import hashlib
-
     digest = hashlib.sha256()
     for rel in sorted(snapshot):
         digest.update(rel.encode())

