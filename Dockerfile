@@ -16,11 +16,15 @@ RUN apt-get update \
     && pip install --no-cache-dir uv==0.13.9 \
     && useradd --create-home --uid 50000 drp
 
+# The compose stack runs the tooling (`drp airflow …`) and the generator from this image, so it takes
+# every group but dev. A worker that only runs tasks needs the runtime alone:
+#   docker build --build-arg DRP_UV_GROUPS=--no-default-groups .
+ARG DRP_UV_GROUPS=--no-dev
 WORKDIR /opt/drp/app
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --no-install-project
+RUN uv sync --frozen ${DRP_UV_GROUPS} --no-install-project
 COPY . .
-RUN uv sync --frozen --no-dev \
+RUN uv sync --frozen ${DRP_UV_GROUPS} \
     && mkdir -p /opt/drp/state && chown -R drp /opt/drp/state /opt/drp/app
 
 USER drp
