@@ -31,9 +31,6 @@ def test_what_the_dag_imports_at_parse_time_does_not_import_great_expectations()
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-    gate = "import sys, drp.quality.gate; print('great_expectations' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", gate], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "True"  # the gate itself imports GX at the top, once per task process
 
 
 @pytest.mark.unit
