@@ -17,7 +17,9 @@ def raw_asset_uri(settings: Settings, entity: str) -> str:
     """An entity's raw table, `postgres://host:port/database/raw/<entity>_raw`.
 
     The form the Postgres provider's Asset URI rules require (host, port, database, schema,
-    table); the table is the one the ingest contract loads (`raw.<entity>_raw`).
+    table); the table is the one the ingest contract loads (`raw.<entity>_raw`). Restated, not read
+    from `drp.ingest.contract.SPECS`: importing `drp.ingest` at DAG parse time costs ~1.4 s (it
+    loads the loader); tests/dags/test_assets.py checks the two agree.
     """
     host = settings.postgres_host
     if ":" in host and not host.startswith("["):

@@ -76,7 +76,11 @@ def task_audits(settings: Settings, flow_name: str, run_id: str) -> list[TaskAud
 
 def last_tries(settings: Settings, flow_name: str, run_id: str) -> dict[str, TaskAudit]:
     """The last recorded try of each task of a run."""
-    return {audit.task_id: audit for audit in task_audits(settings, flow_name, run_id)}
+    return _last_try_of_each_task(task_audits(settings, flow_name, run_id))
+
+
+def _last_try_of_each_task(rows: list[TaskAudit]) -> dict[str, TaskAudit]:
+    return {row.task_id: row for row in rows}  # rows come in write order: the last try wins
 
 
 def _error_text(context: Context) -> str | None:
@@ -125,8 +129,7 @@ def dag_row(settings: Settings, context: Context, status: str) -> dict[str, Any]
     dag_id = _value(dag, "dag_id") or _value(dag_run, "dag_id")
     run_id = context.get("run_id") or _value(dag_run, "run_id")
     rows = task_audits(settings, dag_id, run_id)
-    # The last try of each task decides its state.
-    tasks = {row.task_id: row for row in rows}
+    tasks = _last_try_of_each_task(rows)  # the last try of each task decides its state
     # `dag.test()` stamps start_date with the logical date; run_after is when it really began
     # (for scheduled, triggered and backfill runs run_after <= start_date, so start_date wins).
     stamps = [s for s in (_value(dag_run, "start_date"), _value(dag_run, "run_after")) if s is not None]
