@@ -6,10 +6,13 @@ validated, published snapshots:
 
 1. **extract + load raw**: customers, products and orders into Postgres `raw` (exactly once per
    interval; invalid records quarantined with their reason; each batch archived to the object store);
-2. **transform**: one `dbt build` of staging and marts in DuckDB (Cosmos watcher mode: one dbt
-   process, a sensor per model and test, so DuckDB's single writer is never contended);
-3. **quality gate**: Great Expectations suites; a critical failure stops the run here;
-4. **publish**: each mart as Parquet under `analytics/<model>/snapshot_date=YYYY-MM-DD/` plus a manifest.
+2. **transform**: `prepare_warehouse` restores the lake's head to the last published snapshot,
+   then one `dbt build` of staging and marts into the lake (DuckLake: catalog in Postgres,
+   Parquet in the object store; Cosmos watcher mode: one dbt process, a sensor per model and test);
+3. **quality gate**: Great Expectations suites on the lake snapshot the build made (consumers do
+   not see it yet); a critical failure stops the run here;
+4. **publish**: that snapshot becomes the day's published state in one insert into
+   `ops.published_snapshots` (consumers read marts at it by time travel; nothing is copied).
 
 Every task and the run itself are written to `ops.pipeline_flow_audit`; a failed run alerts the
 configured webhook. Trigger-form params: `full_refresh`, an interval override, and generator
@@ -141,7 +144,7 @@ def orders_elt_daily() -> None:
         start, end = _interval(params, data_interval_start, data_interval_end)
         return tasks.ingest(entity, start, end, faults=params["faults"])
 
-    @task(pool=WAREHOUSE_POOL)  # reads the warehouse's high-water mark
+    @task(pool=WAREHOUSE_POOL)  # restores the lake's head, the one thing runs write
     def prepare_warehouse(
         *loads: dict[str, Any],
         params: dict[str, Any],
@@ -168,8 +171,8 @@ def orders_elt_daily() -> None:
             dbt_executable_path=dbt_executable()[0],
             # The producer's own arguments (Cosmos merges them over operator_args for it alone).
             setup_operator_args={
-                # The one DuckDB writer. Only the producer: the sensors wait on it, and in the
-                # one-slot pool they would hold the slot it needs.
+                # The lake head's one writer. Only the producer: the sensors wait on it, and in
+                # the one-slot pool they would hold the slot it needs.
                 "pool": WAREHOUSE_POOL,
                 # dbt's results outlive Cosmos's temporary copy of the project.
                 "callback": tasks.push_dbt_summary,
@@ -192,7 +195,7 @@ def orders_elt_daily() -> None:
     _start_sensors_after_build(transform)
 
     # Runs when the build was skipped too (a cleared run), to fail loudly instead of publishing nothing.
-    @task(pool=WAREHOUSE_POOL, trigger_rule="none_failed")
+    @task(trigger_rule="none_failed")
     def dbt_results(*, ti: TaskInstance) -> dict[str, Any]:
         summary = ti.xcom_pull(
             task_ids=f"transform.{PRODUCER_WATCHER_TASK_ID}", key=tasks.DBT_SUMMARY_XCOM_KEY
@@ -202,7 +205,7 @@ def orders_elt_daily() -> None:
         except tasks.DbtBuildMissingError as exc:
             raise AirflowFailException(str(exc)) from exc
 
-    @task(pool=WAREHOUSE_POOL)
+    @task  # reads a pinned lake snapshot: no writer to wait for
     def quality_gate(
         *,
         run_id: str,
@@ -217,7 +220,7 @@ def orders_elt_daily() -> None:
             # Data that broke a critical expectation will break it again: fail now, no retries.
             raise AirflowFailException(str(exc)) from exc
 
-    @task(outlets=MART_ASSETS, pool=WAREHOUSE_POOL)
+    @task(outlets=MART_ASSETS)
     def publish(
         dbt_summary: dict[str, Any],
         quality: dict[str, Any],
@@ -228,8 +231,8 @@ def orders_elt_daily() -> None:
         data_interval_end: datetime | None,
     ) -> dict[str, Any]:
         start, _end = _interval(params, data_interval_start, data_interval_end)
-        extra = {"dbt": dbt_summary, "quality": quality}
-        return tasks.publish(run_id, start, manifest_extra=extra)
+        details = {"dbt": dbt_summary, "quality": quality}
+        return tasks.publish(run_id, start, quality["lake_snapshot_id"], details=details)
 
     loads = [load.override(task_id=f"load_{e}", outlets=[RAW_ASSETS[e]])(e.value) for e in ENTITIES]
     warehouse = prepare_warehouse(*loads)

@@ -7,7 +7,7 @@ not import Airflow; tests check that Airflow accepts them unchanged.
 
 from __future__ import annotations
 
-from drp.publish.layout import mart_prefix
+from drp.publish.layout import lake_table_prefix
 from drp.settings import Settings
 
 RAW_SCHEMA = "raw"
@@ -28,5 +28,6 @@ def raw_asset_uri(settings: Settings, entity: str) -> str:
 
 
 def published_asset_uri(settings: Settings, model: str) -> str:
-    """A published mart's snapshots, `s3://<analytics bucket>/analytics/<model>`."""
-    return f"s3://{settings.s3_bucket_analytics}/{mart_prefix(model)}"
+    """A published mart: its table's folder in the lake,
+    `s3://<analytics bucket>/<lake prefix>/analytics/<model>`."""
+    return lake_table_prefix(settings.lake_data_path, model)

@@ -111,8 +111,17 @@ class Settings(BaseSettings):
     # changes, so the first run loads every day of its history since then (see drp.tasks).
     source_history_start: date = date(2024, 1, 1)
 
-    # Warehouse and alerting.
-    duckdb_path: Path = PROJECT_ROOT / ".drp" / "warehouse" / "drp.duckdb"
+    # The warehouse: a DuckLake. Its catalog is a Postgres database of its own (created by
+    # `make up`); its data is Parquet under s3://<analytics bucket>/<lake_data_prefix>/.
+    lake_catalog_db: str = "drp_lake"
+    lake_data_prefix: str = Field(
+        default="lake", pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*[A-Za-z0-9_]$|^[A-Za-z0-9]$"
+    )
+    # Lake maintenance expires catalog snapshots older than this; published days stay
+    # exportable (`drp export`) for at least as long.
+    lake_snapshot_retention_days: int = Field(default=30, ge=1)
+
+    # Alerting.
     alert_webhook_url: str = ""
 
     @field_validator("postgres_admin_dsn")
@@ -141,6 +150,11 @@ class Settings(BaseSettings):
     @property
     def s3_endpoint(self) -> str:
         return f"{self.s3_host}:{self.s3_port}"
+
+    @property
+    def lake_data_path(self) -> str:
+        """Where the lake's Parquet files live."""
+        return f"s3://{self.s3_bucket_analytics}/{self.lake_data_prefix.strip('/')}/"
 
     @property
     def airflow_url(self) -> str:

@@ -15,13 +15,7 @@ from typing import Any
 from drp.errors import PlatformError
 from drp.intervals import to_utc
 from drp.settings import Settings, get_settings
-from drp.transform.dbt_runner import (
-    DbtError,
-    ensure_postgres_scanner,
-    extension_directory,
-    parse_run_results,
-    run_dbt,
-)
+from drp.transform.dbt_runner import DbtError, parse_run_results, run_dbt
 from drp_domain import DIMENSIONS
 
 HISTORY_WORKERS = 4
@@ -45,12 +39,12 @@ def dbt_interval(
 
 
 def warehouse_high_water(settings: Settings) -> datetime | None:
-    """The end of the latest raw interval the warehouse holds (None for a new warehouse)."""
+    """The end of the latest raw interval the lake's head holds (None for a new lake)."""
     import duckdb
 
-    if not settings.duckdb_path.exists():
-        return None
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    from drp.lake.connection import lake
+
+    with lake(settings, read_only=True) as con:
         try:
             row = con.execute("select max(batch_interval_end) from staging.customer_versions").fetchone()
         except duckdb.CatalogException:
@@ -131,15 +125,31 @@ def prepare_warehouse(
     loads: list[dict[str, Any]] | None = None,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """Make sure the DuckDB file's folder and the offline postgres extension are in place, and
-    decide the interval dbt builds (see `dbt_interval`)."""
+    """Get the lake ready for this run's build, and decide the interval dbt builds.
+
+    Installs the DuckDB extensions offline, then restores the lake's head to the newest
+    published snapshot: writes of a run that failed or died before publishing are undone, so
+    this run builds on exactly what consumers see (`drp.lake.rollback`). The interval is the
+    run's, widened back to raw the head has not seen (`dbt_interval`).
+    """
+    import psycopg
+
+    from drp.lake.extensions import ensure_extensions, extension_directory
+    from drp.lake.rollback import restore_head
+    from drp.publish import registry
+
     settings = settings or get_settings()
-    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    ext = ensure_postgres_scanner(extension_directory(settings))
+    ext = ensure_extensions(extension_directory(settings))
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        published = registry.latest_lake_snapshot(conn)
+    restored = restore_head(settings, published)
     result: dict[str, Any] = {
         "records_processed": 0,
-        "duckdb_path": str(settings.duckdb_path),
         "extension_dir": str(ext),
+        "published_lake_snapshot": published,
+        "lake_head": restored.head_after,
+        "tables_restored": restored.tables_restored,
+        "tables_dropped": restored.tables_dropped,
     }
     if start is not None and end is not None:
         dbt_start, dbt_end = dbt_interval(start, end, loads or [], warehouse_high_water(settings))
@@ -229,20 +239,25 @@ def quality_gate(
 def publish(
     run_id: str,
     start: datetime,
+    lake_snapshot_id: int,
     *,
-    manifest_extra: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """Publish every mart as a Parquet snapshot keyed by the interval's date, plus a manifest."""
-    from drp.publish.snapshots import publish_marts
+    """Publish the lake snapshot the gate validated as the interval's day (`drp.publish`)."""
+    from drp.publish.snapshots import publish_snapshot
 
-    result = publish_marts(
-        settings or get_settings(), start.date(), run_id=run_id, extra_manifest=manifest_extra
+    result = publish_snapshot(
+        settings or get_settings(),
+        start.date(),
+        run_id=run_id,
+        lake_snapshot_id=lake_snapshot_id,
+        details=details,
     )
     return {
-        "records_processed": sum(s.rows for s in result.snapshots),
+        "records_processed": sum(result.rows.values()),
         "snapshot_date": result.snapshot_date,
-        "manifest_key": result.manifest_key,
-        "snapshot_keys": result.keys(),
-        "rows": {s.model: s.rows for s in result.snapshots},
+        "lake_snapshot_id": result.lake_snapshot_id,
+        "rows": result.rows,
+        "marts": result.marts,
     }

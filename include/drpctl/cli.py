@@ -189,7 +189,7 @@ def migrate() -> None:
 @app.command()
 @clear_errors
 def prepare() -> None:
-    """Install DuckDB's offline postgres extension and write dbt's manifest (the DAG renders from it)."""
+    """Install the DuckDB extensions offline, create the lake catalog, write dbt's manifest."""
     from drpctl.stack.native import parse_dbt_project
 
     parse_dbt_project(_settings())

@@ -1,4 +1,4 @@
-"""Where published snapshots live in the analytics bucket.
+"""Where published marts live, and where `drp export` writes files.
 
 No I/O and nothing heavy to import: the DAG names its Assets from these paths at parse time.
 """
@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from datetime import date
 
-ANALYTICS_PREFIX = "analytics"
+MART_SCHEMA = "analytics"
+"""The lake schema holding the marts (dbt's `marts` folder)."""
 
 
-def mart_prefix(model: str) -> str:
-    """The folder of every snapshot of one mart."""
-    return f"{ANALYTICS_PREFIX}/{model}"
+def lake_table_prefix(lake_data_path: str, model: str) -> str:
+    """The folder of a mart's Parquet files in the lake (DuckLake's `<data path>/<schema>/<table>/`)."""
+    return f"{lake_data_path.rstrip('/')}/{MART_SCHEMA}/{model}"
 
 
-def snapshot_key(model: str, snapshot_date: date) -> str:
-    return f"{mart_prefix(model)}/snapshot_date={snapshot_date.isoformat()}/{model}.parquet"
-
-
-def manifest_key(snapshot_date: date) -> str:
-    return f"{ANALYTICS_PREFIX}/_manifests/snapshot_date={snapshot_date.isoformat()}/manifest.json"
+def export_file(root: str, model: str, snapshot_date: date) -> str:
+    """`drp export`'s file for one mart of one published day, under a directory or s3:// prefix."""
+    return f"{root.rstrip('/')}/{model}/snapshot_date={snapshot_date.isoformat()}/{model}.parquet"

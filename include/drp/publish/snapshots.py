@@ -1,130 +1,180 @@
-"""Publish each mart as a Parquet snapshot, plus a manifest, keyed by snapshot date.
+"""Publish a validated lake snapshot, and read or export what was published.
 
-The marts are the models of the dbt exposure `analytics_parquet_snapshots`, in its order. Keys
-(`drp.publish.layout`): `analytics/<model>/snapshot_date=YYYY-MM-DD/<model>.parquet` and
-`analytics/_manifests/snapshot_date=YYYY-MM-DD/manifest.json` in the analytics bucket. A rerun of
-the same date overwrites the same keys, so publication is idempotent. The manifest is written
-last: its presence means the snapshot set is complete.
+Publishing copies nothing: the run's build wrote the marts into the lake, the gate validated one
+catalog snapshot, and publishing records that snapshot id in `ops.published_snapshots` with each
+mart's row count and checksum. That one insert is the moment the day becomes visible, to every
+mart at once. Readers open the lake pinned at a published snapshot (`published_lake`), so a run
+writing the head never shows them a partial or unvalidated row.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-from minio.error import S3Error
+import psycopg
 
-from drp.publish.layout import manifest_key, snapshot_key
+from drp.errors import PlatformError
+from drp.lake.connection import lake, open_lake, sql_literal
+from drp.publish import registry
+from drp.publish.layout import MART_SCHEMA, export_file
 from drp.settings import Settings
-from drp.storage.object_store import ObjectStoreError, client
 from drp.transform.manifest import published_marts
 
-__all__ = [
-    "MART_SCHEMA",
-    "PublishResult",
-    "PublishedSnapshot",
-    "manifest_key",
-    "publish_marts",
-    "snapshot_key",
-]
+if TYPE_CHECKING:
+    import duckdb
 
-MART_SCHEMA = "analytics"
+__all__ = ["MART_SCHEMA", "PublishError", "PublishResult", "mart_fingerprints", "publish_snapshot"]
 
 
-@dataclass(frozen=True)
-class PublishedSnapshot:
-    model: str
-    key: str
-    rows: int
-    sha256: str
-    bytes: int
+class PublishError(PlatformError):
+    """Nothing was published (or exported): the reason names the day, the snapshot or the mart."""
 
 
 @dataclass
 class PublishResult:
     snapshot_date: str
-    bucket: str
-    manifest_key: str
-    snapshots: list[PublishedSnapshot] = field(default_factory=list)
+    run_id: str
+    lake_snapshot_id: int
+    marts: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def keys(self) -> list[str]:
-        return [s.key for s in self.snapshots]
+    @property
+    def rows(self) -> dict[str, int]:
+        return {model: int(m["rows"]) for model, m in self.marts.items()}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def mart_fingerprints(conn: duckdb.DuckDBPyConnection, models: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Row count and an order-independent content checksum of each mart, as `conn` sees it."""
+    marts: dict[str, dict[str, Any]] = {}
+    for model in models:
+        # The sum of row hashes: equal for equal rows in any order or file layout.
+        row = conn.execute(
+            f"select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar from {MART_SCHEMA}.{model} t"
+        ).fetchone()
+        assert row is not None
+        marts[model] = {"rows": int(row[0]), "checksum": str(row[1])}
+    return marts
 
 
-def publish_marts(
+def publish_snapshot(
     settings: Settings,
     snapshot_date: date,
     *,
     run_id: str,
-    extra_manifest: dict[str, Any] | None = None,
-    duckdb_path: Path | None = None,
+    lake_snapshot_id: int,
+    details: dict[str, Any] | None = None,
     models: Sequence[str] | None = None,
 ) -> PublishResult:
-    """Export each mart from DuckDB (read-only) to Parquet and upload it, then the manifest.
+    """Make lake snapshot `lake_snapshot_id` (the one the gate validated) the published state of
+    `snapshot_date`. Idempotent per run: a retry returns the publication it already made.
 
-    `models` defaults to the published marts, the models of the dbt exposure
-    `analytics_parquet_snapshots` in its order (`drp.transform.manifest.published_marts`).
+    Raises:
+        PublishError: the snapshot is older than one already published (the head has moved on
+            from it), or a mart is missing from it.
     """
     models = published_marts() if models is None else models
     started = time.monotonic()
-    s3 = client(settings)
-    bucket = settings.s3_bucket_analytics
-    result = PublishResult(snapshot_date.isoformat(), bucket, manifest_key(snapshot_date))
-    with tempfile.TemporaryDirectory(prefix="drp-publish-") as tmp:
-        exported: list[tuple[str, Path, int]] = []
-        con = duckdb.connect(str(duckdb_path or settings.duckdb_path), read_only=True)
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        newest = registry.latest_lake_snapshot(conn)
+        if newest is not None and lake_snapshot_id < newest:
+            already = registry.latest(conn)
+            if not (already and already.run_id == run_id):
+                raise PublishError(
+                    f"lake snapshot {lake_snapshot_id} is older than the published snapshot {newest}: "
+                    "another run published since this run's gate; rerun the day"
+                )
+    with lake(settings, version=lake_snapshot_id) as con:
         try:
-            for model in models:
-                path = Path(tmp) / f"{model}.parquet"
-                relation = f"{MART_SCHEMA}.{model}"
-                # A stable row order makes the file (and its checksum) reproducible for equal data.
-                ordered = f"select * from {relation} order by all"
-                con.execute(f"copy ({ordered}) to '{path}' (format parquet, compression zstd)")
-                row = con.execute(f"select count(*) from {relation}").fetchone()
-                exported.append((model, path, int(row[0]) if row else 0))
-        finally:
-            con.close()
-        for model, path, rows in exported:
-            key = snapshot_key(model, snapshot_date)
-            try:
-                s3.fput_object(bucket, key, str(path), content_type="application/vnd.apache.parquet")
-            except S3Error as exc:
-                raise ObjectStoreError(f"upload failed: {exc.code}", bucket=bucket, key=key) from exc
-            result.snapshots.append(PublishedSnapshot(model, key, rows, _sha256(path), path.stat().st_size))
-    manifest = {
-        "snapshot_date": snapshot_date.isoformat(),
-        "run_id": run_id,
-        "published_at": datetime.now(UTC).isoformat(),
-        "bucket": bucket,
-        "snapshots": [asdict(s) for s in result.snapshots],
-        **(extra_manifest or {}),
-    }
-    body = json.dumps(manifest, indent=2, default=str).encode()
-    try:
-        s3.put_object(
-            bucket, result.manifest_key, io.BytesIO(body), len(body), content_type="application/json"
+            marts = mart_fingerprints(con, models)
+        except Exception as exc:  # duckdb.CatalogException: a mart the build did not write
+            raise PublishError(f"cannot read the marts at lake snapshot {lake_snapshot_id}: {exc}") from exc
+    with psycopg.connect(settings.postgres_conninfo()) as conn, conn.transaction():
+        publication = registry.record(
+            conn,
+            snapshot_date=snapshot_date,
+            run_id=run_id,
+            lake_snapshot_id=lake_snapshot_id,
+            marts=marts,
+            details=details or {},
         )
-    except S3Error as exc:
-        raise ObjectStoreError(
-            f"manifest upload failed: {exc.code}", bucket=bucket, key=result.manifest_key
+    return PublishResult(
+        snapshot_date=publication.snapshot_date.isoformat(),
+        run_id=publication.run_id,
+        lake_snapshot_id=publication.lake_snapshot_id,
+        marts=publication.marts,
+        seconds=time.monotonic() - started,
+    )
+
+
+def publication(settings: Settings, snapshot_date: date | None = None) -> registry.Publication:
+    """The current publication of `snapshot_date` (the newest of any date when None)."""
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        found = registry.latest(conn, snapshot_date)
+    if found is None:
+        what = f"for {snapshot_date.isoformat()}" if snapshot_date else "yet"
+        raise PublishError(f"nothing published {what}: see `drp snapshot list`")
+    return found
+
+
+def publications(settings: Settings) -> list[registry.Publication]:
+    """Each published date's current publication, oldest first."""
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        return registry.current_by_date(conn)
+
+
+@contextmanager
+def published_lake(
+    settings: Settings, snapshot_date: date | None = None
+) -> Iterator[tuple[registry.Publication, duckdb.DuckDBPyConnection]]:
+    """A read-only lake connection pinned at a published day's snapshot (the latest by default)."""
+    found = publication(settings, snapshot_date)
+    try:
+        con = open_lake(settings, version=found.lake_snapshot_id)
+    except Exception as exc:  # duckdb.Error: the snapshot was expired by lake maintenance
+        raise PublishError(
+            f"lake snapshot {found.lake_snapshot_id} of {found.snapshot_date} cannot be opened ({exc}); "
+            "published days stay readable for DRP_LAKE_SNAPSHOT_RETENTION_DAYS="
+            f"{settings.lake_snapshot_retention_days} days"
         ) from exc
-    result.seconds = time.monotonic() - started
-    return result
+    try:
+        yield found, con
+    finally:
+        con.close()
+
+
+def export_published(
+    settings: Settings,
+    snapshot_date: date,
+    out: str | Path,
+    *,
+    models: Sequence[str] | None = None,
+) -> dict[str, str]:
+    """Write each mart as published on `snapshot_date` to Parquet under `out` (a directory or an
+    s3:// prefix); returns the file of each mart. The checksum of what is written is checked
+    against the publication's, so an export is what consumers were shown that day."""
+    with published_lake(settings, snapshot_date) as (found, con):
+        wanted = list(found.marts) if models is None else list(models)
+        unknown = [m for m in wanted if m not in found.marts]
+        if unknown:
+            raise PublishError(
+                f"not a published mart: {', '.join(unknown)} (published: {', '.join(found.marts)})"
+            )
+        if mart_fingerprints(con, wanted) != {m: found.marts[m] for m in wanted}:
+            raise PublishError(
+                f"the lake at snapshot {found.lake_snapshot_id} does not match its publication"
+            )
+        files: dict[str, str] = {}
+        for model in wanted:
+            path = export_file(str(out), model, snapshot_date)
+            if not path.startswith("s3://"):
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            ordered = f"select * from {MART_SCHEMA}.{model} order by all"
+            con.execute(f"copy ({ordered}) to {sql_literal(path)} (format parquet, compression zstd)")
+            files[model] = path
+    return files

@@ -4,10 +4,12 @@
 
 1. open the GX file project (`great_expectations/`) and bring it in step with `suites.py` (a
    no-op on a clean checkout);
-2. open the DuckDB warehouse **read-only**, scope the run's interval, then suite by suite read
-   its pandas frame (`drp.quality.frames`) and run its checkpoint on it, all under one GX run id
-   (`run_name` = the pipeline's run id); GX writes each validation result to the project's
-   uncommitted store. One frame is in memory at a time; the warehouse is closed afterwards;
+2. open the lake **read-only, pinned at one catalog snapshot** (its head when the gate starts:
+   what the run's build wrote, which consumers do not see yet), scope the run's interval, then
+   suite by suite read its pandas frame (`drp.quality.frames`) and run its checkpoint on it, all
+   under one GX run id (`run_name` = the pipeline's run id); GX writes each validation result to
+   the project's uncommitted store. One frame is in memory at a time; the lake is closed
+   afterwards. The report names the snapshot, and publish publishes exactly that one;
 3. build Data Docs for this run's results (incrementally: its pages and the index);
 4. record one summary row per suite in `ops.quality_results` (replacing a previous attempt's);
 5. raise `QualityGateError` listing every failed critical expectation, or return the report
@@ -34,6 +36,7 @@ from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
 from drp.intervals import to_utc
+from drp.lake.connection import current_version, lake, open_lake
 from drp.quality.errors import QualityGateError, QualityInputError
 from drp.quality.frames import Frame, FrameReader
 from drp.quality.project import DATA_DOCS_SITE, checkpoint_name, open_context, project_lock, sync_project
@@ -55,6 +58,7 @@ def run_quality_gate(
     run_id: str,
     data_interval_start: datetime,
     data_interval_end: datetime,
+    lake_snapshot_id: int | None = None,
     duckdb_path: Path | None = None,
     gx_root: Path | None = None,
     build_docs: bool = True,
@@ -69,7 +73,8 @@ def run_quality_gate(
             `ops.quality_results` (a retry replaces them).
         data_interval_start: inclusive start of the interval, timezone-aware.
         data_interval_end: exclusive end, timezone-aware.
-        duckdb_path: the warehouse file (default `settings.duckdb_path`).
+        lake_snapshot_id: the lake snapshot to validate (default: the head when the gate starts).
+        duckdb_path: validate a DuckDB file laid out like the lake instead (tests, benchmarks).
         gx_root: the GX project directory (default: the repository's `great_expectations/`).
         build_docs: build Data Docs for this run (on by default).
         suites: validate only these suites (default: every suite of `suites.SUITES`). The
@@ -80,17 +85,15 @@ def run_quality_gate(
 
     Raises:
         QualityGateError: a critical expectation failed (the report is attached and recorded).
-        QualityInputError: the gate could not run (bad interval, missing or locked warehouse,
-            no GX project).
+        QualityInputError: the gate could not run (bad interval, no lake or file, no GX project).
         QualityError: the results could not be recorded in Postgres.
     """
     started = time.perf_counter()
     _check_interval(data_interval_start, data_interval_end)
     data_interval_start, data_interval_end = to_utc(data_interval_start), to_utc(data_interval_end)
     selected = _select(suites)
-    path = Path(duckdb_path or settings.duckdb_path)
-    if not path.is_file():
-        raise QualityInputError(f"no DuckDB warehouse at {path}: has dbt built it?")
+    if duckdb_path is not None and not Path(duckdb_path).is_file():
+        raise QualityInputError(f"no DuckDB warehouse at {duckdb_path}")
     timings = {"open_project": 0.0, "read_frames": 0.0, "validate": 0.0}
 
     mark = time.perf_counter()
@@ -110,7 +113,7 @@ def run_quality_gate(
     keys: list[Any] = []
     # One frame in memory at a time: read, validate, drop. The warehouse stays open (read-only)
     # until the last frame is read, and is closed before anything else happens.
-    with _read_only(path) as conn:
+    with _read_only(settings, lake_snapshot_id, duckdb_path) as (conn, validated_snapshot):
         mark = time.perf_counter()
         reader = FrameReader(
             conn,
@@ -162,6 +165,7 @@ def run_quality_gate(
         data_docs_path=docs_path,
         elapsed_seconds=time.perf_counter() - started,
         timings=timings,
+        lake_snapshot_id=validated_snapshot,
     )
 
     mark = time.perf_counter()
@@ -193,15 +197,26 @@ def _check_interval(start: datetime, end: datetime) -> None:
 
 
 @contextmanager
-def _read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The warehouse opened read-only, closed on exit whatever happens."""
+def _read_only(
+    settings: Settings, version: int | None, path: Path | None
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, int | None]]:
+    """The data to validate, read-only, closed on exit whatever happens: the lake pinned at
+    `version` (its head when None), or a DuckDB file. Yields the connection and the snapshot."""
+    if path is not None:
+        try:
+            conn = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            raise QualityInputError(f"cannot open the DuckDB file {path} read-only: {exc}") from exc
+    else:
+        try:
+            if version is None:
+                with lake(settings, read_only=True) as head:
+                    version = current_version(head)
+            conn = open_lake(settings, version=version)
+        except duckdb.Error as exc:
+            raise QualityInputError(f"cannot open the lake at snapshot {version}: {exc}") from exc
     try:
-        conn = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        # Typically another process (dbt) holds the write lock.
-        raise QualityInputError(f"cannot open the DuckDB warehouse {path} read-only: {exc}") from exc
-    try:
-        yield conn
+        yield conn, version
     finally:
         conn.close()
 

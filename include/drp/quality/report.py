@@ -121,6 +121,8 @@ class QualityReport:
         validated_at: when validation started (GX's run time).
         data_docs_path: the Data Docs index.html, when built.
         elapsed_seconds: gate wall time (read, validate, docs, record).
+        lake_snapshot_id: the lake catalog snapshot validated (None for a DuckDB file); publish
+            publishes exactly this snapshot.
     """
 
     run_id: str
@@ -131,6 +133,7 @@ class QualityReport:
     data_docs_path: Path | None = None
     elapsed_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    lake_snapshot_id: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -173,6 +176,7 @@ class QualityReport:
             "data_interval_start": self.data_interval_start.isoformat(),
             "data_interval_end": self.data_interval_end.isoformat(),
             "passed": self.passed,
+            "lake_snapshot_id": self.lake_snapshot_id,
             "validated_at": self.validated_at.isoformat(),
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "data_docs_path": str(self.data_docs_path) if self.data_docs_path else None,

@@ -1,15 +1,13 @@
 """Run the drp dbt project in a subprocess and return what it did.
 
-dbt runs in a child process, never in-process: an in-process `dbtRunner` keeps the DuckDB file
-locked after it returns, and DuckDB allows one writer process per file (docs/transform.md).
+dbt runs in a child process, never in-process, so each build starts from a clean DuckDB
+instance attached to the lake and releases everything when it exits (docs/transform.md).
 The child gets its credentials as `DRP_*` environment variables built from `Settings`, which is
 what `dbt_project/profiles.yml` reads; results come from `target/run_results.json`.
 """
 
 from __future__ import annotations
 
-import fcntl
-import importlib.util
 import json
 import logging
 import os
@@ -25,6 +23,7 @@ from typing import Any, Literal
 
 from drp.errors import PlatformError
 from drp.intervals import to_utc
+from drp.lake.extensions import ensure_extensions, extension_directory
 from drp.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -159,55 +158,6 @@ class DbtResult:
 # --- environment -------------------------------------------------------------------------
 
 
-def postgres_scanner_path() -> Path:
-    """The postgres_scanner binary shipped by the `duckdb-extension-postgres-scanner` wheel."""
-    import duckdb  # noqa: PLC0415 - the DAG imports this module at parse time
-
-    spec = importlib.util.find_spec("duckdb_extension_postgres_scanner")
-    if spec is None or not spec.submodule_search_locations:
-        raise DbtError("the duckdb-extension-postgres-scanner package is not installed")
-    package_dir = Path(next(iter(spec.submodule_search_locations)))
-    path = package_dir / "extensions" / f"v{duckdb.__version__}" / "postgres_scanner.duckdb_extension"
-    if not path.exists():
-        raise DbtError(
-            f"no postgres_scanner extension for DuckDB {duckdb.__version__} at {path}: the extension "
-            "package must match the duckdb version exactly"
-        )
-    return path
-
-
-def extension_directory(settings: Settings) -> Path:
-    """Where DuckDB looks for extensions when dbt opens the warehouse (under the state dir)."""
-    return settings.state_dir / "duckdb" / "extensions"
-
-
-def ensure_postgres_scanner(extension_dir: Path) -> Path:
-    """INSTALL postgres_scanner from the local wheel into `extension_dir` once (idempotent).
-
-    DuckDB's own `INSTALL postgres` downloads, which cannot work offline; installing the file
-    the PyPI package ships lets `ATTACH ... (TYPE postgres)` autoload it from this directory.
-
-    Returns:
-        The extension directory.
-    """
-    import duckdb  # noqa: PLC0415 - the DAG imports this module at parse time
-
-    extension_dir.mkdir(parents=True, exist_ok=True)
-    if any(extension_dir.glob(f"v{duckdb.__version__}/*/postgres_scanner.duckdb_extension")):
-        return extension_dir
-    source = postgres_scanner_path()
-    with (extension_dir / ".install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two first runs at once must not write the same file
-        if not any(extension_dir.glob(f"v{duckdb.__version__}/*/postgres_scanner.duckdb_extension")):
-            config: dict[str, str | bool | int | float | list[str]] = {
-                "extension_directory": str(extension_dir),
-                "autoinstall_known_extensions": False,
-            }
-            with duckdb.connect(":memory:", config=config) as conn:
-                conn.execute(f"INSTALL '{source}'")
-    return extension_dir
-
-
 def dbt_env(settings: Settings, target: Target = "duckdb", *, threads: int | None = None) -> dict[str, str]:
     """The environment `profiles.yml` reads, on top of the current process environment."""
     env = dict(os.environ)
@@ -219,7 +169,13 @@ def dbt_env(settings: Settings, target: Target = "duckdb", *, threads: int | Non
             "DRP_POSTGRES_USER": settings.postgres_user,
             "DRP_POSTGRES_PASSWORD": settings.postgres_password.get_secret_value(),
             "DRP_POSTGRES_DB": settings.postgres_db,
-            "DRP_DUCKDB_PATH": str(settings.duckdb_path),
+            "DRP_LAKE_CATALOG_DB": settings.lake_catalog_db,
+            "DRP_LAKE_DATA_PATH": settings.lake_data_path,
+            "DRP_S3_ENDPOINT": settings.s3_endpoint,
+            "DRP_S3_ACCESS_KEY": settings.s3_access_key.get_secret_value(),
+            "DRP_S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
+            "DRP_S3_REGION": settings.s3_region,
+            "DRP_S3_USE_SSL": str(settings.s3_secure).lower(),
             "DRP_DUCKDB_EXTENSION_DIR": str(extension_directory(settings)),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DBT_VERSION_CHECK": "false",
@@ -281,9 +237,9 @@ def run_dbt(
     """Run one dbt command against the drp project in a subprocess.
 
     Args:
-        settings: Platform settings; Postgres credentials and `duckdb_path` come from here.
+        settings: Platform settings; Postgres, lake and object-store credentials come from here.
         command: The dbt command, e.g. "build", "run", "test", "source freshness", "parse".
-        target: "duckdb" (the warehouse file, reading Postgres raw through ATTACH) or "postgres".
+        target: "duckdb" (the lake, reading Postgres raw through ATTACH) or "postgres".
         data_interval_start: Start of the half-open interval to process (tz-aware); with
             data_interval_end. Both None: all history.
         data_interval_end: End of the interval (exclusive).
@@ -312,8 +268,7 @@ def run_dbt(
     if not words:
         raise DbtError("empty dbt command")
     if target == "duckdb":
-        ensure_postgres_scanner(extension_directory(settings))
-        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_extensions(extension_directory(settings))
 
     target_dir = Path(target_path) if target_path else Path(project_dir) / "target"
     variables: dict[str, Any] = interval_vars(data_interval_start, data_interval_end)

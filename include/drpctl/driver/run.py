@@ -242,11 +242,11 @@ def format_summary(settings: Settings, summary: RunSummary) -> str:
         )
     pub = r.get("publish", {})
     if pub:
-        lines += ["", f"published snapshots (s3://{settings.s3_bucket_analytics}/):"]
         lines += [
-            f"  {key}  ({pub.get('rows', {}).get(key.split('/')[1], '?')} rows)"
-            for key in pub["snapshot_keys"]
+            "",
+            f"published {pub['snapshot_date']}: lake snapshot {pub['lake_snapshot_id']} "
+            f"({settings.lake_data_path}); `drp export --date {pub['snapshot_date']}` writes Parquet files",
         ]
-        lines.append(f"  {pub['manifest_key']}")
+        lines += [f"  {model:<22} {rows:>10,} rows" for model, rows in pub.get("rows", {}).items()]
     lines += ["", f"Airflow UI: {settings.airflow_url}/dags/{summary.dag_id}/runs/{summary.run_id}"]
     return "\n".join(lines)

@@ -16,10 +16,10 @@ from urllib3.exceptions import HTTPError
 
 from drp.db import migrate
 from drp.errors import ConfigError, StackError
+from drp.lake.connection import init_lake
 from drp.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS
 from drp.settings import Settings, env_file_path, load_settings
 from drp.storage.object_store import ensure_buckets
-from drp.tasks import prepare_warehouse
 from drp.transform.dbt_runner import run_dbt
 from drpctl.driver.airflow_api import AirflowClient
 from drpctl.stack import airflow, health, postgres
@@ -180,8 +180,9 @@ def ensure_airflow_pools(settings: Settings) -> None:
 
 
 def parse_dbt_project(settings: Settings) -> None:
-    """Write dbt's manifest, which the DAG renders its dbt tasks from (Cosmos, no dbt at parse time)."""
-    prepare_warehouse(settings=settings)
+    """Create the lake's catalog tables (first ATTACH) and write dbt's manifest, which the DAG
+    renders its dbt tasks from (Cosmos, no dbt at parse time)."""
+    init_lake(settings)
     run_dbt(settings, "parse")
 
 
@@ -201,7 +202,8 @@ def _local_postgres_port(settings: Settings, env_file: Path) -> Settings:
 DATA_SETTINGS = (
     "postgres_db",
     "airflow_db",
-    "duckdb_path",
+    "lake_catalog_db",
+    "lake_data_prefix",
     "s3_bucket_raw",
     "s3_bucket_analytics",
     "generator_seed",

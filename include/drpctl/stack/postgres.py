@@ -1,6 +1,7 @@
 """PostgreSQL for the platform: use a server that answers, else a project-local cluster.
 
-`bootstrap()` makes sure the platform role and its two databases (`drp`, `airflow`) exist and
+`bootstrap()` makes sure the platform role and its databases (`drp`, `airflow`, and the lake's
+catalog `drp_lake`) exist and
 that the role's password matches the settings, then applies the migrations.
 """
 
@@ -114,7 +115,7 @@ def ensure_role_and_databases(settings: Settings, admin_dsn: str) -> None:
                     verb, sql.Identifier(settings.postgres_user), sql.Literal(password)
                 )
             )
-            for db in (settings.postgres_db, settings.airflow_db):
+            for db in (settings.postgres_db, settings.airflow_db, settings.lake_catalog_db):
                 if not database_exists(conn, db):
                     create_owned_database(conn, db, settings.postgres_user)
     except psycopg.Error as exc:

@@ -1,0 +1,96 @@
+"""Every statement on `ops.published_snapshots` (migration 0300), the lake's publication manifest.
+
+Callers pass an open psycopg connection; `record` commits nothing itself, so the caller's
+transaction is the atomic publish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One published day: the lake snapshot consumers read for `snapshot_date`."""
+
+    id: int
+    snapshot_date: date
+    run_id: str
+    lake_snapshot_id: int
+    marts: dict[str, dict[str, Any]]
+    details: dict[str, Any]
+    published_at: datetime
+
+
+_COLUMNS = "id, snapshot_date, run_id, lake_snapshot_id, marts, details, published_at"
+
+
+def record(
+    conn: psycopg.Connection[Any],
+    *,
+    snapshot_date: date,
+    run_id: str,
+    lake_snapshot_id: int,
+    marts: dict[str, dict[str, Any]],
+    details: dict[str, Any],
+) -> Publication:
+    """Insert the publication; a retry of the same run returns the row it already wrote."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"""insert into ops.published_snapshots (snapshot_date, run_id, lake_snapshot_id, marts, details)
+                values (%s, %s, %s, %s, %s)
+                on conflict (run_id) do nothing
+                returning {_COLUMNS}""",
+            (snapshot_date, run_id, lake_snapshot_id, Jsonb(marts), Jsonb(details)),
+        )
+        row = cur.fetchone()
+        if row is None:
+            cur.execute(f"select {_COLUMNS} from ops.published_snapshots where run_id = %s", (run_id,))
+            row = cur.fetchone()
+    assert row is not None
+    return Publication(**row)
+
+
+def latest(conn: psycopg.Connection[Any], snapshot_date: date | None = None) -> Publication | None:
+    """The newest publication of `snapshot_date` (of any date when None)."""
+    where, args = ("where snapshot_date = %s", (snapshot_date,)) if snapshot_date else ("", ())
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"select {_COLUMNS} from ops.published_snapshots {where} order by id desc limit 1", args)
+        row = cur.fetchone()
+    return Publication(**row) if row else None
+
+
+def latest_lake_snapshot(conn: psycopg.Connection[Any]) -> int | None:
+    """The newest lake snapshot ever published: what the lake's head must equal between runs."""
+    row = conn.execute("select max(lake_snapshot_id) from ops.published_snapshots").fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def current_by_date(conn: psycopg.Connection[Any]) -> list[Publication]:
+    """Each date's current publication (its newest row), oldest date first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"""select distinct on (snapshot_date) {_COLUMNS} from ops.published_snapshots
+                order by snapshot_date, id desc"""
+        )
+        return [Publication(**row) for row in cur.fetchall()]
+
+
+def kept_lake_snapshots(conn: psycopg.Connection[Any], since: datetime) -> set[int]:
+    """Lake snapshots that maintenance must keep: every date's current publication published
+    since `since`, and the newest publication whatever its age (the head restores to it)."""
+    rows = conn.execute(
+        """select lake_snapshot_id from (
+               select distinct on (snapshot_date) lake_snapshot_id, published_at
+               from ops.published_snapshots order by snapshot_date, id desc) current
+           where published_at >= %s
+           union select max(lake_snapshot_id) from ops.published_snapshots""",
+        (since,),
+    ).fetchall()
+    return {int(r[0]) for r in rows if r[0] is not None}
