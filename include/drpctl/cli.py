@@ -19,6 +19,8 @@ import typer
 from drp.errors import ConfigError, PlatformError
 from drpctl.ingest_cli import app as ingest_app
 from drpctl.quality_cli import app as quality_app
+from drpctl.snapshot_cli import app as snapshot_app
+from drpctl.snapshot_cli import export
 
 if TYPE_CHECKING:
     from drp.settings import Settings
@@ -28,6 +30,8 @@ app = typer.Typer(help="drp: the data reliability platform.", no_args_is_help=Tr
 
 app.add_typer(ingest_app, name="ingest", help="Load an entity's window from the source API into raw.")
 app.add_typer(quality_app, name="quality", help="Maintain the GX project generated from suites.py.")
+app.add_typer(snapshot_app, name="snapshot", help="Published days of the lake (`drp snapshot list`).")
+app.command("export")(export)
 
 P = ParamSpec("P")
 R = TypeVar("R")

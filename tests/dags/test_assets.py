@@ -35,7 +35,7 @@ def test_an_ipv6_postgres_host_is_bracketed() -> None:
 def test_published_assets_name_the_configured_bucket() -> None:
     settings = load_settings(check_secrets=False, s3_bucket_analytics="analytics-prod")
     uri = published_asset_uri(settings, "fct_orders")
-    assert uri == "s3://analytics-prod/analytics/fct_orders"
+    assert uri == "s3://analytics-prod/lake/analytics/fct_orders"  # the mart's folder in the lake
     assert Asset(uri).uri == uri
 
 

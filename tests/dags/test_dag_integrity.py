@@ -74,18 +74,24 @@ def test_daily_dag_shape(dagbag: Any) -> None:
     assert set(dag.params.keys()) >= {"full_refresh", "interval_start", "interval_end", "faults"}
 
 
-def test_warehouse_tasks_share_one_pool_and_sensors_follow_the_build(dagbag: Any) -> None:
+def test_lake_maintenance_shape(dagbag: Any) -> None:
+    dag = dagbag.dags["lake_maintenance"]
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert [t.task_id for t in dag.topological_sort()] == ["compact", "expire_snapshots", "cleanup_files"]
+    for task in dag.tasks:
+        assert task.on_failure_callback and task.on_success_callback, task.task_id
+
+
+def test_writers_of_the_lake_head_share_one_pool_and_sensors_follow_the_build(dagbag: Any) -> None:
     dag = dagbag.dags["orders_elt_daily"]
-    # Every task that opens DuckDB or dbt's target folder queues on the one-slot pool, so a backfill
-    # run and a scheduled run never contend for the warehouse.
-    for task_id in (
-        "prepare_warehouse",
-        "transform.dbt_producer_watcher",
-        "dbt_results",
-        "quality_gate",
-        "publish",
-    ):
+    # Every task that writes the lake's head queues on the one-slot pool (across runs and the
+    # maintenance DAG); readers of pinned snapshots do not wait for a slot.
+    for task_id in ("prepare_warehouse", "transform.dbt_producer_watcher"):
         assert dag.get_task(task_id).pool == WAREHOUSE_POOL, task_id
+    for task_id in ("dbt_results", "quality_gate", "publish"):
+        assert dag.get_task(task_id).pool != WAREHOUSE_POOL, task_id
+    for task in dagbag.dags["lake_maintenance"].tasks:
+        assert task.pool == WAREHOUSE_POOL, task.task_id
     assert WAREHOUSE_POOL_SLOTS == 1
     sensors = [t for t in dag.tasks if t.task_id.startswith("transform.") and hasattr(t, "poke")]
     assert sensors

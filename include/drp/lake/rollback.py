@@ -41,11 +41,23 @@ class Restore:
         return bool(self.tables_restored or self.tables_dropped)
 
 
+def restore_message(published: int | None) -> str:
+    """The commit message of a restore; a restore's snapshot holds the same data as `published`."""
+    return f"restore head to published snapshot {published}"
+
+
 def unpublished_snapshots(conn: duckdb.DuckDBPyConnection, published: int | None) -> list[int]:
-    """Snapshots after `published` that changed data (maintenance-only snapshots excluded)."""
+    """Snapshots that changed data since `published` (or since the last restore to it);
+    maintenance-only snapshots excluded."""
+    since = -1 if published is None else published
+    row = conn.execute(
+        f"select max(snapshot_id) from {LAKE}.snapshots() where snapshot_id > ? and commit_message = ?",
+        [since, restore_message(published)],
+    ).fetchone()
+    if row and row[0] is not None:
+        since = int(row[0])
     rows = conn.execute(
-        f"select snapshot_id, changes from {LAKE}.snapshots() where snapshot_id > ? order by 1",
-        [-1 if published is None else published],
+        f"select snapshot_id, changes from {LAKE}.snapshots() where snapshot_id > ? order by 1", [since]
     ).fetchall()
     return [
         int(sid) for sid, changes in rows if set(changes or {}) - MAINTENANCE_CHANGES - {"schemas_created"}
@@ -95,7 +107,7 @@ def restore_head(settings: Settings, published: int | None) -> Restore:
                 result.tables_restored.append(name)
             conn.execute(
                 "call ducklake_set_commit_message(?, 'drp', ?)",
-                [LAKE, f"restore head to published snapshot {published}"],
+                [LAKE, restore_message(published)],
             )
             conn.execute("commit")
         except Exception:

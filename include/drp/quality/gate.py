@@ -67,7 +67,7 @@ def run_quality_gate(
     """Validate the warehouse for one run's interval; raise if publication must be blocked.
 
     Args:
-        settings: platform settings (Postgres for `ops.quality_results`, the DuckDB path, and
+        settings: platform settings (Postgres for `ops.quality_results`, the lake, and
             `generator_orders_per_day`, the volume the daily volume is judged against).
         run_id: the pipeline run (Airflow `run_id`); GX's run name, and the key of the rows in
             `ops.quality_results` (a retry replaces them).

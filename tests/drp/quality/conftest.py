@@ -2,8 +2,9 @@
 
 Isolation: the shared `drp` database is never touched. The session creates its own database
 `drp_test_gx_<random>` through the admin DSN, migrates it to revision 0100 (this component's
-branch) and drops it at the end. Warehouses are DuckDB files under pytest's tmp dirs: one clean
-sample is built per session and each test corrupts its own copy. The GX project is a copy of the
+branch) and drops it at the end. Warehouses are DuckDB files laid out like the lake, under pytest's
+tmp dirs: one clean sample is built per session and each test corrupts its own copy; a test that
+needs the lake itself copies the sample into a lake of its own (`sample_lake`). The GX project is a copy of the
 committed `great_expectations/` (without `uncommitted/`), so tests never write into the checkout.
 Great Expectations is imported once per session (by the first gate run).
 """
@@ -23,19 +24,15 @@ from drp.db.migrate import upgrade
 from drp.quality.project import GX_ROOT
 from drp.settings import Settings, load_settings
 from drpctl.db_admin import create_database, drop_database
-from tests.drp.quality.gate_runner import SAMPLE, RunGate, gate_runner
+from tests.drp.quality.gate_runner import SAMPLE, RunGate, copy_into_lake, gate_runner
 from tests.drp.quality.sample_warehouse import build_sample_warehouse
+from tests.isolated_lake import isolated_lake
 
 
 @pytest.fixture(scope="session")
-def quality_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def quality_settings(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings pointing at a fresh database `drp_test_gx_<random>` (dropped afterwards)."""
-    base = load_settings()
-    try:
-        with psycopg.connect(base.postgres_admin_dsn, connect_timeout=3):
-            pass
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL admin DSN does not answer: {exc}")
+    base = base_settings
     name = f"drp_test_gx_{secrets.token_hex(4)}"
     create_database(base.postgres_admin_dsn, name, base.postgres_user)
     try:
@@ -43,7 +40,6 @@ def quality_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setti
         settings = load_settings(
             postgres_db=name,
             generator_orders_per_day=SAMPLE.orders_per_day,
-            duckdb_path=tmp / "warehouse.duckdb",
             state_dir=tmp,
         )
         upgrade(settings, "0100")
@@ -73,6 +69,15 @@ def warehouse(clean_warehouse: Path, tmp_path: Path) -> Path:
     path = tmp_path / "warehouse.duckdb"
     shutil.copyfile(clean_warehouse, path)
     return path
+
+
+@pytest.fixture
+def sample_lake(quality_settings: Settings, clean_warehouse: Path) -> Iterator[Settings]:
+    """The quality settings with a lake of their own holding the clean sample (removed after)."""
+    with isolated_lake(quality_settings) as overrides:
+        settings = quality_settings.model_copy(update=overrides)
+        copy_into_lake(settings, clean_warehouse)
+        yield settings
 
 
 @pytest.fixture

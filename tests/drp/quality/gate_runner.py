@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from drp.lake.connection import LAKE, lake, sql_literal
 from drp.quality.gate import run_quality_gate
 from drp.quality.report import QualityReport
 from drp.settings import Settings
@@ -24,10 +25,12 @@ RunGate = Callable[..., QualityReport]
 
 
 def gate_runner(default_settings: Settings, gx_root: Path) -> RunGate:
-    """Run the gate on a warehouse for the sample's interval (Data Docs off unless asked)."""
+    """Run the gate on a warehouse for the sample's interval (Data Docs off unless asked).
+
+    `path` is a DuckDB file laid out like the lake; None validates the lake of `settings`."""
 
     def run(
-        path: Path,
+        path: Path | None,
         *,
         run_id: str | None = None,
         start: datetime = START,
@@ -56,3 +59,18 @@ def corrupt(path: Path, *statements: str) -> None:
         conn.execute("set TimeZone = 'UTC'")
         for statement in statements:
             conn.execute(statement)
+
+
+def copy_into_lake(settings: Settings, path: Path) -> None:
+    """Copy every table of a sample warehouse file into the (empty) lake of `settings`."""
+    with lake(settings) as conn:
+        conn.execute(f"attach {sql_literal(str(path))} as sample (read_only)")
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = 'sample' and table_type = 'BASE TABLE' order by all"
+        ).fetchall()
+        assert tables, f"no tables in {path}"
+        for schema, table in tables:
+            conn.execute(f"create schema if not exists {LAKE}.{schema}")
+            conn.execute(f"create table {LAKE}.{schema}.{table} as select * from sample.{schema}.{table}")
+        conn.execute("detach sample")

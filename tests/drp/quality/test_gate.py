@@ -15,6 +15,7 @@ import pendulum
 import psycopg
 import pytest
 
+from drp.lake.connection import current_version, lake
 from drp.quality.errors import QualityGateError, QualityInputError
 from drp.quality.report import QualityReport
 from drp.quality.suites import SUITES
@@ -146,24 +147,63 @@ def test_gate_opens_the_warehouse_read_only_and_closes_it(warehouse: Path, run_g
         conn.execute("create table analytics.after_gate as select 1 as x")
 
 
-def test_a_warehouse_locked_by_a_writer_is_an_input_error(warehouse: Path, run_gate: RunGate) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('locked', flush=True); "
-            "time.sleep(60)",
-        ],
+WRITER = """
+import json, sys
+from drp.lake.connection import open_lake
+from drp.settings import load_settings
+
+conn = open_lake(load_settings(**json.loads(sys.argv[1])))
+conn.execute("begin")
+conn.execute("update staging.orders set currency = 'JPY' where status = 'placed'")
+print("writing", flush=True)
+sys.stdin.readline()
+conn.execute("commit")
+print("committed", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_the_gate_reads_the_lake_while_a_writer_holds_it(sample_lake: Settings, run_gate: RunGate) -> None:
+    """A writer (dbt's next build) never blocks the gate, and the gate sees only committed snapshots:
+    the head before the write, or the snapshot it is pinned at after the write committed."""
+    with lake(sample_lake, read_only=True) as conn:
+        before = current_version(conn)
+    overrides = {
+        "lake_catalog_db": sample_lake.lake_catalog_db,
+        "lake_data_prefix": sample_lake.lake_data_prefix,
+        "state_dir": str(sample_lake.state_dir),
+    }
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, json.dumps(overrides)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert writer.stdin is not None and writer.stdout is not None
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        with pytest.raises(QualityInputError, match="read-only"):
-            run_gate(warehouse)
+        assert writer.stdout.readline().strip() == "writing"
+        # The write is open (uncommitted): the gate neither waits for it nor sees it.
+        report = run_gate(None, settings=sample_lake)
+        assert writer.poll() is None  # the writer still holds its transaction
+        assert report.passed, report.summary()
+        assert report.lake_snapshot_id == before
+
+        writer.stdin.write("\n")
+        writer.stdin.flush()
+        assert writer.stdout.readline().strip() == "committed"
+        with lake(sample_lake, read_only=True) as conn:
+            assert current_version(conn) > before
+        # The head now holds the bad currency; the snapshot validated before is unchanged.
+        with pytest.raises(QualityGateError) as raised:
+            run_gate(None, settings=sample_lake, suites=["staging.orders"])
+        head = raised.value.report
+        assert head.lake_snapshot_id != before
+        assert {f.check for f in head.critical_failures} == {"currency_in_set"}, head.summary()
+        pinned = run_gate(None, settings=sample_lake, suites=["staging.orders"], lake_snapshot_id=before)
+        assert pinned.passed and pinned.lake_snapshot_id == before
     finally:
-        holder.kill()
-        holder.wait()
+        writer.kill()
+        writer.wait()
 
 
 def test_bad_inputs_are_input_errors(run_gate: RunGate, tmp_path: Path, warehouse: Path) -> None:

@@ -4,21 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psycopg
 import pytest
-
-from drp.settings import Settings, load_settings
-
-
-@pytest.fixture(scope="session")
-def base_settings() -> Settings:
-    settings = load_settings()
-    try:
-        with psycopg.connect(settings.postgres_admin_dsn, connect_timeout=3):
-            pass
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL admin DSN does not answer: {exc}")
-    return settings
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 
 The shared `drp` database belongs to everyone working on this machine, so these tests never
 touch it: each module creates `drp_test_dbt_<random>` through the admin DSN, migrates it, and
-drops it at the end. DuckDB files, dbt's target directory and the extension directory live under
-pytest's temporary directories.
+drops it at the end, with a lake of its own (`tests.isolated_lake`). dbt's target directory and
+the extension directory live under pytest's temporary directories.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import psycopg
 
 from drp.db.migrate import upgrade
+from drp.lake.connection import lake
 from drp.settings import Settings, load_settings
 from drpctl.db_admin import create_database, drop_database
+from tests.isolated_lake import isolated_lake
 
 STAGING_RELATIONS = (
     "staging.orders",
@@ -46,14 +47,20 @@ ALL_RELATIONS = STAGING_RELATIONS + MART_RELATIONS
 
 
 @contextmanager
-def isolated_database(base: Settings, state_dir: Path, duckdb_path: Path) -> Iterator[Settings]:
-    """A fresh, migrated database `drp_test_dbt_<random>`; dropped on exit."""
+def isolated_database(base: Settings, state_dir: Path) -> Iterator[Settings]:
+    """A fresh, migrated database `drp_test_dbt_<random>` and a lake of its own; dropped on exit."""
     name = f"drp_test_dbt_{secrets.token_hex(4)}"
     create_database(base.postgres_admin_dsn, name, base.postgres_user)
     try:
-        settings = load_settings(postgres_db=name, duckdb_path=duckdb_path, state_dir=state_dir)
-        upgrade(settings)
-        yield settings
+        with isolated_lake(base) as lake_settings:
+            settings = load_settings(
+                postgres_db=name,
+                state_dir=state_dir,
+                lake_catalog_db=lake_settings["lake_catalog_db"],
+                lake_data_prefix=lake_settings["lake_data_prefix"],
+            )
+            upgrade(settings)
+            yield settings
     finally:
         drop_database(base.postgres_admin_dsn, name)
 
@@ -75,12 +82,11 @@ def fetch_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return sorted(normalised, key=lambda row: tuple((v is None, str(v)) for v in row))
 
 
-def duckdb_snapshot(
-    path: Path, relations: tuple[str, ...] = ALL_RELATIONS
+def lake_snapshot(
+    settings: Settings, relations: tuple[str, ...] = ALL_RELATIONS, *, version: int | None = None
 ) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every relation, normalised and sorted (opened read-only after dbt exits)."""
-    with duckdb.connect(str(path), read_only=True) as conn:
-        conn.execute("set TimeZone = 'UTC'")
+    """Every row of every relation in the lake (its head, or snapshot `version`), normalised and sorted."""
+    with lake(settings, version=version, read_only=True) as conn:
         return {rel: fetch_rows(conn.execute(f"select * from {rel}").fetchall()) for rel in relations}
 
 

@@ -1,28 +1,31 @@
 """dbt build over hand-made raw data, on DuckDB and on Postgres, full and incremental.
 
 One isolated database holds the three-day story of `raw_fixtures`; the DuckDB builds go to
-temporary files. dbt runs through `drp.transform.run_dbt` (a subprocess per invocation).
+lakes of their own (`tests.isolated_lake`): the module's lake holds the full build, the
+incremental story builds a second lake from the same raw. dbt runs through
+`drp.transform.run_dbt` (a subprocess per invocation).
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from drp.lake.connection import current_version, lake
 from drp.settings import Settings
 from drp.transform import DbtError, DbtResult, generate_docs, run_dbt
+from tests.isolated_lake import isolated_lake
 
 from .dbt_helpers import (
     checksum,
     connect,
-    duckdb_snapshot,
     isolated_database,
+    lake_snapshot,
     postgres_snapshot,
 )
 from .raw_fixtures import (
@@ -43,12 +46,23 @@ INTERVALS = ((DAY1, DAY2), (DAY2, DAY3), (DAY3, DAY4))
 
 @dataclass
 class Story:
-    settings: Settings  # isolated database with the three days loaded; duckdb_path = full build
+    settings: Settings  # isolated database with the three days loaded; its lake = full build
+    base: Settings
     tmp: Path
     full_build: DbtResult
+    full_version: int  # the lake's snapshot right after the full build
 
-    def with_duckdb(self, name: str) -> Settings:
-        return self.settings.model_copy(update={"duckdb_path": self.tmp / name})
+    def full(self, relations: tuple[str, ...] | None = None) -> dict[str, list[tuple[object, ...]]]:
+        """The full build, read at its own snapshot (later tests may write to the lake's head)."""
+        if relations is None:
+            return lake_snapshot(self.settings, version=self.full_version)
+        return lake_snapshot(self.settings, relations, version=self.full_version)
+
+    @contextmanager
+    def other_lake(self) -> Iterator[Settings]:
+        """The story's raw (same database) with a new, empty lake of its own."""
+        with isolated_lake(self.base) as overrides:
+            yield self.settings.model_copy(update=overrides)
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +70,13 @@ def story(
     base_settings: Settings, transform_state_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Story]:
     tmp = tmp_path_factory.mktemp("dbt_story")
-    with isolated_database(base_settings, transform_state_dir, tmp / "full.duckdb") as settings:
+    with isolated_database(base_settings, transform_state_dir) as settings:
         with connect(settings) as conn:
             load_all_days(conn)
         result = run_dbt(settings, "build", target_path=tmp / "target")
-        yield Story(settings=settings, tmp=tmp, full_build=result)
+        with lake(settings, read_only=True) as conn:
+            version = current_version(conn)
+        yield Story(settings=settings, base=base_settings, tmp=tmp, full_build=result, full_version=version)
 
 
 def test_full_build_on_duckdb_passes_and_gets_the_story_right(story: Story) -> None:
@@ -72,7 +88,7 @@ def test_full_build_on_duckdb_passes_and_gets_the_story_right(story: Story) -> N
     assert len(unit_tests) == 5
     assert "assert_staging_orders_reconcile_with_raw" in result.tests_passed
 
-    with duckdb.connect(str(story.settings.duckdb_path), read_only=True) as conn:
+    with lake(story.settings, version=story.full_version) as conn:
         statuses = dict(conn.execute("select source_order_id, status from staging.orders").fetchall())
         assert statuses == EXPECTED_STATUSES
         amount_type = conn.execute(
@@ -114,49 +130,48 @@ def test_full_build_on_duckdb_passes_and_gets_the_story_right(story: Story) -> N
 
 
 def test_incremental_days_equal_full_refresh_and_reruns_are_idempotent(story: Story) -> None:
-    settings = story.with_duckdb("incremental.duckdb")
     target = story.tmp / "target_incremental"
-    metrics_after: list[dict[date, int]] = []
-    for start, end in INTERVALS:
-        result = run_dbt(
-            settings, "build", data_interval_start=start, data_interval_end=end, target_path=target
-        )
-        assert result.success and not result.tests_failed
-        with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
-            rows = conn.execute(
-                "select order_date, total_orders from analytics.daily_order_metrics"
-            ).fetchall()
-            metrics_after.append(dict(rows))
+    with story.other_lake() as settings:
+        metrics_after: list[dict[date, int]] = []
+        for start, end in INTERVALS:
+            result = run_dbt(
+                settings, "build", data_interval_start=start, data_interval_end=end, target_path=target
+            )
+            assert result.success and not result.tests_failed
+            with lake(settings, read_only=True) as conn:
+                rows = conn.execute(
+                    "select order_date, total_orders from analytics.daily_order_metrics"
+                ).fetchall()
+                metrics_after.append(dict(rows))
 
-    # Day 1 alone: 4 orders; the late O-1008 (created day 1, delivered day 3) lands on day 1 later.
-    assert metrics_after[0] == {date(2026, 11, 1): 4}
-    assert metrics_after[1] == {date(2026, 11, 1): 4, date(2026, 11, 2): 2}
-    assert metrics_after[2] == EXPECTED_ORDERS_PER_DATE
+        # Day 1 alone: 4 orders; the late O-1008 (created day 1, delivered day 3) lands on day 1 later.
+        assert metrics_after[0] == {date(2026, 11, 1): 4}
+        assert metrics_after[1] == {date(2026, 11, 1): 4, date(2026, 11, 2): 2}
+        assert metrics_after[2] == EXPECTED_ORDERS_PER_DATE
 
-    full = duckdb_snapshot(story.settings.duckdb_path)
-    incremental = duckdb_snapshot(settings.duckdb_path)
-    for relation in full:
-        assert incremental[relation] == full[relation], relation
-    reference = checksum(incremental)
+        full = story.full()
+        incremental = lake_snapshot(settings)
+        for relation in full:
+            assert incremental[relation] == full[relation], relation
+        reference = checksum(incremental)
 
-    # Rerunning an interval changes nothing, even an earlier one after a later one: day 2's
-    # versions of O-1001, O-1003, O-1005 and O-1006 must not win over day 3's already merged.
-    start, end = INTERVALS[1]
-    run_dbt(settings, "build", data_interval_start=start, data_interval_end=end, target_path=target)
-    assert checksum(duckdb_snapshot(settings.duckdb_path)) == reference
+        # Rerunning an interval changes nothing, even an earlier one after a later one: day 2's
+        # versions of O-1001, O-1003, O-1005 and O-1006 must not win over day 3's already merged.
+        start, end = INTERVALS[1]
+        run_dbt(settings, "build", data_interval_start=start, data_interval_end=end, target_path=target)
+        assert checksum(lake_snapshot(settings)) == reference
 
-    # --full-refresh over the same file rebuilds everything from raw: still the same.
-    refreshed = run_dbt(settings, "build", full_refresh=True, target_path=target)
-    assert refreshed.success and "--full-refresh" in refreshed.args
-    assert checksum(duckdb_snapshot(settings.duckdb_path)) == reference
+        # --full-refresh over the same lake rebuilds everything from raw: still the same.
+        refreshed = run_dbt(settings, "build", full_refresh=True, target_path=target)
+        assert refreshed.success and "--full-refresh" in refreshed.args
+        assert checksum(lake_snapshot(settings)) == reference
 
 
 def test_reconciliation_fails_when_a_record_goes_missing(story: Story) -> None:
-    settings = story.with_duckdb("tampered.duckdb")
-    shutil.copy(story.settings.duckdb_path, settings.duckdb_path)
-
+    settings = story.settings
     # After the build: a raw order appears in a live batch (staging never saw it), and a staging
-    # row disappears (the marts still have it).
+    # row disappears from the lake's head (the marts still have it). The other tests read the
+    # full build at its own snapshot, which this does not change.
     with connect(settings) as conn:
         conn.execute(
             "insert into raw.orders_raw (source_order_id, customer_id, status, currency, amount, "
@@ -167,14 +182,21 @@ def test_reconciliation_fails_when_a_record_goes_missing(story: Story) -> None:
             "where entity = 'orders' and data_interval_start = %s",
             (DAY3, DAY3, DAY3),
         )
-    with duckdb.connect(str(settings.duckdb_path)) as conn:
-        conn.execute("delete from staging.orders where source_order_id = 'O-1001'")
+    with lake(settings) as conn:
+        deleted = conn.execute("delete from staging.orders where source_order_id = 'O-1001'").fetchone()
+    assert deleted == (1,)
     try:
         with pytest.raises(DbtError) as raised:
             run_dbt(settings, "test", select="test_type:singular", target_path=story.tmp / "target_tampered")
     finally:
         with connect(settings) as conn:
             conn.execute("delete from raw.orders_raw where source_order_id = 'O-9999'")
+        with lake(settings) as conn:  # put the row back from the full build's snapshot
+            conn.execute(
+                "insert into staging.orders select * from staging.orders "
+                f"at (version => {story.full_version}) where source_order_id = 'O-1001'"
+            )
+    assert lake_snapshot(settings, ("staging.orders",)) == story.full(("staging.orders",))
 
     failed = {node.name: node.failures for node in raised.value.failed_nodes}
     assert failed == {
@@ -208,13 +230,11 @@ def test_postgres_target_incremental_matches_duckdb_full_build(story: Story) -> 
         ).fetchone()
     assert amount_type == ("numeric", 12, 2)
     # The same data in both engines, row for row (the staging lineage columns included).
-    assert postgres_snapshot(story.settings) == duckdb_snapshot(story.settings.duckdb_path)
+    assert postgres_snapshot(story.settings) == story.full()
 
 
 def test_docs_generate_writes_a_static_index(story: Story) -> None:
-    settings = story.with_duckdb("docs.duckdb")
-    shutil.copy(story.settings.duckdb_path, settings.duckdb_path)
-    index = generate_docs(settings, target_path=story.tmp / "target_docs")
+    index = generate_docs(story.settings, target_path=story.tmp / "target_docs")
     assert index.name == "static_index.html"
     text = index.read_text()
     assert "daily_order_metrics" in text and "analytics_parquet_snapshots" in text

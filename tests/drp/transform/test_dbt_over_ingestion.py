@@ -14,10 +14,10 @@ from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from drp.ingest.loader import load_interval
+from drp.lake.connection import lake
 from drp.settings import Settings
 from drp.storage.object_store import client as s3_client
 from drp.transform import run_dbt
@@ -60,7 +60,7 @@ def test_interval_builds_over_ingested_raw(
     except Exception as exc:  # noqa: BLE001 - any failure means the archives cannot be written
         pytest.fail(f"the object store refuses the platform's credentials: {exc}")
 
-    with isolated_database(base_settings, transform_state_dir, tmp_path / "full.duckdb") as settings:
+    with isolated_database(base_settings, transform_state_dir) as settings:
         try:
             for entity in ("customers", "products"):
                 load_interval(settings, entity, _day(0), _day(1), api_base_url=generator_url, faults=FAULTS)
@@ -98,7 +98,7 @@ def test_interval_builds_over_ingested_raw(
                     "select distinct on (source_order_id) source_order_id, status, amount, updated_at "
                     "from raw.orders_raw order by source_order_id, updated_at desc, ingested_at desc"
                 ).fetchall()
-            with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
+            with lake(settings, read_only=True) as warehouse:
                 staged = warehouse.execute(
                     "select source_order_id, status, amount, updated_at from staging.orders"
                 ).fetchall()

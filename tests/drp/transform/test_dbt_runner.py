@@ -50,12 +50,18 @@ def test_interval_vars_refuse_bad_intervals(start: datetime, end: datetime | Non
 
 def test_dbt_env_carries_the_settings(tmp_path: Path) -> None:
     settings = load_settings(
-        check_secrets=False, postgres_db="somewhere", duckdb_path=tmp_path / "w.duckdb", state_dir=tmp_path
+        check_secrets=False,
+        postgres_db="somewhere",
+        lake_catalog_db="some_catalog",
+        lake_data_prefix="some/prefix",
+        s3_bucket_analytics="some-bucket",
+        state_dir=tmp_path,
     )
     env = dbt_env(settings, "postgres", threads=2)
     assert env["DRP_DBT_TARGET"] == "postgres"
     assert env["DRP_POSTGRES_DB"] == "somewhere"
-    assert env["DRP_DUCKDB_PATH"] == str(tmp_path / "w.duckdb")
+    assert env["DRP_LAKE_CATALOG_DB"] == "some_catalog"
+    assert env["DRP_LAKE_DATA_PATH"] == "s3://some-bucket/some/prefix/"
     assert env["DRP_DUCKDB_EXTENSION_DIR"].startswith(str(tmp_path))
     assert env["DRP_DBT_THREADS"] == "2"
     assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
@@ -67,7 +73,13 @@ def test_profile_reads_every_credential_from_the_environment() -> None:
     duck = profile["outputs"]["duckdb"]
     assert duck["config_options"]["autoinstall_known_extensions"] is False
     assert "DRP_DUCKDB_EXTENSION_DIR" in duck["config_options"]["extension_directory"]
-    assert duck["attach"][0]["type"] == "postgres" and duck["attach"][0]["read_only"] is True
+    assert duck["path"] == ":memory:" and duck["database"] == "lake"  # no warehouse file
+    attached = {entry["alias"]: entry for entry in duck["attach"]}
+    assert set(attached) == {"lake", "pg"}
+    assert attached["lake"]["is_ducklake"] is True
+    assert "DRP_LAKE_CATALOG_DB" in attached["lake"]["path"]
+    assert "DRP_LAKE_DATA_PATH" in attached["lake"]["options"]["data_path"]
+    assert attached["pg"]["type"] == "postgres" and attached["pg"]["read_only"] is True
     pg = profile["outputs"]["postgres"]
     for key in ("host", "port", "user", "password", "dbname"):
         assert "env_var(" in str(pg[key])

@@ -1,8 +1,8 @@
 """`drp docs`: the site is built for real (dbt docs generate, GX Data Docs) and served over HTTP.
 
-dbt documents the project through the real profile: a fresh DuckDB file under pytest's tmp dir
-(docs generate needs no built models) reading the platform's Postgres `raw` through the
-read-only ATTACH, so the catalog lists the raw tables. dbt's target dir, the state dir and a copy
+dbt documents the project through the real profile: a fresh, empty lake of the test's own
+(`tests.isolated_lake`; docs generate needs no built models) and the platform's Postgres `raw`
+through the read-only ATTACH, so the catalog lists the raw tables. dbt's target dir, the state dir and a copy
 of the GX project are temporary: the checkout is not written.
 """
 
@@ -26,19 +26,22 @@ from drp.quality.suites import SUITES
 from drp.settings import Settings, load_settings
 from drpctl.docs_site.build import build_site, serve_forever, site_server
 from drpctl.stack.secrets import ensure_secrets
+from tests.isolated_lake import isolated_lake
 
 DRP = str(Path(sys.executable).parent / "drp")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Path]]:
     """Settings whose state dir holds a freshly built site, and that site's index.html."""
     tmp = tmp_path_factory.mktemp("docs_site")
-    settings = load_settings(state_dir=tmp / "state", duckdb_path=tmp / "state" / "warehouse.duckdb")
-    gx_root = tmp / "great_expectations"
-    shutil.copytree(GX_ROOT, gx_root, ignore=shutil.ignore_patterns("uncommitted"))
-    index = build_site(settings, dbt_target_path=tmp / "dbt_target", gx_root=gx_root)
-    return settings, index
+    base = load_settings(state_dir=tmp / "state")
+    with isolated_lake(base) as overrides:
+        settings = base.model_copy(update=overrides)
+        gx_root = tmp / "great_expectations"
+        shutil.copytree(GX_ROOT, gx_root, ignore=shutil.ignore_patterns("uncommitted"))
+        index = build_site(settings, dbt_target_path=tmp / "dbt_target", gx_root=gx_root)
+        yield settings, index
 
 
 @pytest.fixture(scope="module")
