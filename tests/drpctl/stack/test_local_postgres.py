@@ -65,6 +65,8 @@ def test_local_cluster_is_created_supervised_and_migrated(settings: Settings, st
         postgres.ensure_role_and_databases(local, admin)  # idempotent
         migrate.upgrade(local)
         assert migrate.current_revisions(local) == migrate.head_revisions(local)
+        with psycopg.connect(local.postgres_conninfo(local.lake_catalog_db)) as lake_db:
+            assert lake_db.execute("select current_database()").fetchone() == (local.lake_catalog_db,)
         # Loopback TCP needs the password (scram), the socket is trust for the superuser only.
         with psycopg.connect(local.postgres_conninfo()) as conn:
             assert conn.execute("select current_user").fetchone() == (local.postgres_user,)

@@ -117,3 +117,11 @@ def test_platform_and_airflow_metadata_use_separate_databases(
     assert "dag_run" in tables  # Airflow's metadata
     platform_tables = {r[0] for r in pg.execute("select tablename from pg_tables where schemaname='public'")}
     assert "dag_run" not in platform_tables
+
+
+def test_the_lake_catalog_is_a_database_of_its_own_initialised_by_up(settings: Settings) -> None:
+    with psycopg.connect(settings.postgres_conninfo(settings.lake_catalog_db)) as lake_db:
+        tables = {r[0] for r in lake_db.execute("select tablename from pg_tables where schemaname='public'")}
+        data_path = lake_db.execute("select value from ducklake_metadata where key = 'data_path'").fetchone()
+    assert {"ducklake_snapshot", "ducklake_table", "ducklake_data_file"} <= tables
+    assert data_path == (settings.lake_data_path,)
