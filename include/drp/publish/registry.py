@@ -94,3 +94,8 @@ def kept_lake_snapshots(conn: psycopg.Connection[Any], since: datetime) -> set[i
         (since,),
     ).fetchall()
     return {int(r[0]) for r in rows if r[0] is not None}
+
+
+def forget_all(conn: psycopg.Connection[Any]) -> int:
+    """Delete every publication (the lake they point into is gone); returns how many."""
+    return conn.execute("delete from ops.published_snapshots").rowcount

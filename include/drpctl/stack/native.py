@@ -22,7 +22,7 @@ from drp.settings import Settings, env_file_path, load_settings
 from drp.storage.object_store import ensure_buckets
 from drp.transform.dbt_runner import run_dbt
 from drpctl.driver.airflow_api import AirflowClient
-from drpctl.stack import airflow, health, postgres
+from drpctl.stack import airflow, health, lake, postgres
 from drpctl.stack.secrets import set_env_value
 from drpctl.stack.supervisor import (
     VENV_BIN,
@@ -284,6 +284,9 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
         time.sleep(0.3)
     _retry_until(lambda: ensure_buckets(settings), deadline, "seaweedfs", settings)
 
+    reset = lake.reset_orphaned_lake(settings, admin_dsn)
+    if reset:
+        echo(reset)
     parse_dbt_project(settings)
     airflow_db_migrate(settings)
     for prog in AIRFLOW_PROGRAMS:
