@@ -36,6 +36,7 @@ default_args: dict[str, Any] = {
     schedule="0 3 * * *",
     start_date=pendulum.datetime(2024, 1, 2, tz="UTC"),
     catchup=False,
+    is_paused_upon_creation=False,  # maintenance runs without anyone switching it on
     max_active_runs=1,
     default_args=default_args,
     on_success_callback=flow_audit.on_dag_success,

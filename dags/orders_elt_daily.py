@@ -51,7 +51,7 @@ from drp_domain import ENTITIES
 # Parse time: names only (hosts, buckets), no secrets and no network.
 SETTINGS = load_settings(check_secrets=False)
 RAW_ASSETS = {e: Asset(raw_asset_uri(SETTINGS, e), extra={"layer": "raw"}) for e in ENTITIES}
-# The models of the dbt exposure `analytics_parquet_snapshots`, read from the manifest Cosmos renders.
+# The models of the dbt exposure `published_marts`, read from the manifest Cosmos renders.
 MART_ASSETS = [
     Asset(published_asset_uri(SETTINGS, m), extra={"layer": "published"})
     for m in published_marts(DBT_MANIFEST_PATH)

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     # Lake maintenance expires catalog snapshots older than this; published days stay
     # exportable (`drp export`) for at least as long.
     lake_snapshot_retention_days: int = Field(default=30, ge=1)
+    # DuckDB under dbt on the lake: threads (1: see dbt_project/profiles.yml) and a memory bound.
+    dbt_threads: int | None = Field(default=None, ge=1)
+    duckdb_memory_limit: str = Field(default="4GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
 
     # Alerting.
     alert_webhook_url: str = ""

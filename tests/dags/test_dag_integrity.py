@@ -76,7 +76,7 @@ def test_daily_dag_shape(dagbag: Any) -> None:
 
 def test_lake_maintenance_shape(dagbag: Any) -> None:
     dag = dagbag.dags["lake_maintenance"]
-    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert dag.max_active_runs == 1 and dag.catchup is False and dag.is_paused_upon_creation is False
     assert [t.task_id for t in dag.topological_sort()] == ["compact", "expire_snapshots", "cleanup_files"]
     for task in dag.tasks:
         assert task.on_failure_callback and task.on_success_callback, task.task_id

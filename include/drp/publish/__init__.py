@@ -1,1 +1,1 @@
-"""Publication of validated marts as Parquet snapshots in the object store."""
+"""Publication: a validated lake snapshot becomes a day's published state (`ops.published_snapshots`)."""

@@ -21,6 +21,7 @@ import psycopg
 
 from drp.errors import PlatformError
 from drp.lake.connection import lake, open_lake, sql_literal
+from drp.lake.rollback import restore_message
 from drp.publish import registry
 from drp.publish.layout import MART_SCHEMA, export_file
 from drp.settings import Settings
@@ -89,6 +90,8 @@ def publish_snapshot(
                     f"lake snapshot {lake_snapshot_id} is older than the published snapshot {newest}: "
                     "another run published since this run's gate; rerun the day"
                 )
+    if newest is not None:
+        _check_descends(settings, newest, lake_snapshot_id)
     with lake(settings, version=lake_snapshot_id) as con:
         try:
             marts = mart_fingerprints(con, models)
@@ -107,9 +110,31 @@ def publish_snapshot(
         snapshot_date=publication.snapshot_date.isoformat(),
         run_id=publication.run_id,
         lake_snapshot_id=publication.lake_snapshot_id,
-        marts=publication.marts,
+        marts={m: publication.marts[m] for m in models if m in publication.marts},  # jsonb drops order
         seconds=time.monotonic() - started,
     )
+
+
+def _check_descends(settings: Settings, published: int, candidate: int) -> None:
+    """Refuse a snapshot built on a head that a restore took back past the published snapshot.
+
+    Two runs that overlap (a backfill beside a scheduled run) can interleave: B restores the
+    head while A's build waits to publish, A publishes, then B's snapshot lacks A's writes.
+    Publishing it would take consumers back in time; it must be rebuilt on A's publication.
+    """
+    with lake(settings, read_only=True) as con:
+        rows = con.execute(
+            "select snapshot_id, commit_message from lake.snapshots() "
+            "where snapshot_id > ? and snapshot_id <= ? and commit_message like ? order by snapshot_id",
+            [published, candidate, restore_message(None).replace("None", "%")],
+        ).fetchall()
+    # The last restore decides: one back to `published` re-establishes the line (the next run's).
+    for snapshot_id, message in rows[-1:]:
+        if message != restore_message(published):
+            raise PublishError(
+                f"lake snapshot {candidate} was built after snapshot {snapshot_id} ({message}), which undid "
+                f"the published snapshot {published}: another run published meanwhile; rerun the day"
+            )
 
 
 def publication(settings: Settings, snapshot_date: date | None = None) -> registry.Publication:

@@ -177,14 +177,15 @@ def dbt_env(settings: Settings, target: Target = "duckdb", *, threads: int | Non
             "DRP_S3_REGION": settings.s3_region,
             "DRP_S3_USE_SSL": str(settings.s3_secure).lower(),
             "DRP_DUCKDB_EXTENSION_DIR": str(extension_directory(settings)),
+            "DRP_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DBT_VERSION_CHECK": "false",
             "DBT_USE_COLORS": "false",
             "PYTHONUNBUFFERED": "1",
         }
     )
-    if threads is not None:
-        env["DRP_DBT_THREADS"] = str(threads)
+    if threads is not None or settings.dbt_threads is not None:
+        env["DRP_DBT_THREADS"] = str(threads or settings.dbt_threads)
     return env
 
 

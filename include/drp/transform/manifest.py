@@ -1,6 +1,6 @@
 """What the platform reads from dbt's manifest at run time (and the DAG at parse time).
 
-The published marts are listed once, in the dbt exposure `analytics_parquet_snapshots`
+The published marts are listed once, in the dbt exposure `published_marts`
 (`dbt_project/models/marts/core/_core__exposures.yml`); publication and the DAG's Assets read that
 list from `target/manifest.json`, which `drp prepare` (run by `make up`) writes. The manifest is a
 local file, so reading it at parse time costs no network, as Cosmos already does.
@@ -14,8 +14,8 @@ from typing import Any
 
 from drp.transform.dbt_runner import DBT_MANIFEST_PATH, DbtError
 
-PUBLISHED_EXPOSURE = "analytics_parquet_snapshots"
-"""The dbt exposure whose models are published as Parquet snapshots."""
+PUBLISHED_EXPOSURE = "published_marts"
+"""The dbt exposure whose models are the published marts."""
 
 
 class DbtManifestError(DbtError):
@@ -44,7 +44,7 @@ def load_manifest(path: Path = DBT_MANIFEST_PATH) -> dict[str, Any]:
 
 
 def published_marts(path: Path = DBT_MANIFEST_PATH) -> tuple[str, ...]:
-    """The models of the exposure `analytics_parquet_snapshots`, in the order the exposure lists them.
+    """The models of the exposure `published_marts`, in the order the exposure lists them.
 
     The order is the publish order (and the order of the run manifest's snapshots). dbt keeps it:
     it resolves an exposure's `ref()`s in the order written and appends each once to

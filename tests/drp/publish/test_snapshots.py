@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from drp.lake.connection import current_version, lake
+from drp.lake.rollback import restore_head
 from drp.publish.snapshots import (
     PublishError,
     export_published,
@@ -125,3 +126,26 @@ def test_cli_lists_publications_and_exports_with_one_line_errors(own: Settings, 
     ]
     bad = runner.invoke(app, ["export", "--date", "yesterday"], env=env)
     assert bad.exit_code == 1 and "is not a date" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_snapshot_built_after_a_restore_past_a_newer_publication_is_refused(own: Settings) -> None:
+    """Runs A and B overlap: B restores the head while A waits to publish; A publishes; B's
+    snapshot lacks A's writes, and publishing it would take consumers back in time."""
+    published = publication(own)
+    a_validated = write(own, "insert into analytics.fct_orders select range, 1 from range(600, 700)")
+    restore_head(own, published.lake_snapshot_id)  # run B's prepare
+    b_validated = write(own, "insert into analytics.fct_orders select range, 2 from range(700, 710)")
+
+    publish_snapshot(own, date(2031, 3, 6), run_id="p__a", lake_snapshot_id=a_validated, models=MARTS)
+    with pytest.raises(PublishError, match=f"undid the published snapshot {a_validated}"):
+        publish_snapshot(own, date(2031, 3, 7), run_id="p__b", lake_snapshot_id=b_validated, models=MARTS)
+    assert publication(own).run_id == "p__a"
+    # The next run restores to A's publication and builds on it: that snapshot publishes.
+    restore_head(own, a_validated)
+    rebuilt = write(own, "insert into analytics.fct_orders select range, 2 from range(700, 710)")
+    assert publish_snapshot(
+        own, date(2031, 3, 7), run_id="p__b2", lake_snapshot_id=rebuilt, models=MARTS
+    ).rows == {
+        "fct_orders": 710,
+        "dim_products": 20,
+    }

@@ -237,7 +237,7 @@ def test_docs_generate_writes_a_static_index(story: Story) -> None:
     index = generate_docs(story.settings, target_path=story.tmp / "target_docs")
     assert index.name == "static_index.html"
     text = index.read_text()
-    assert "daily_order_metrics" in text and "analytics_parquet_snapshots" in text
+    assert "daily_order_metrics" in text and "published_marts" in text
 
 
 def test_bad_interval_fails_with_a_dbt_error(story: Story) -> None:

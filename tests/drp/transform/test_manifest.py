@@ -1,4 +1,4 @@
-"""The published marts come from one place: the dbt exposure `analytics_parquet_snapshots`."""
+"""The published marts come from one place: the dbt exposure `published_marts`."""
 
 from __future__ import annotations
 
