@@ -134,6 +134,14 @@ def _print_status(settings: Settings, *, docker_mode: bool) -> bool:
         for info in programs:
             name, state, pid = info["name"], info["statename"], info["pid"]
             typer.echo(f"  {name!s:<24}{state!s:<10}pid {pid!s:<8}{info['stdout_logfile']}")
+    healthy = {c.service for c in checks if c.healthy}
+    if {"postgres", "object-store"} <= healthy:
+        from drpctl.stack.lake import describe
+
+        try:
+            typer.echo(f"\n{describe(settings)}")
+        except Exception as exc:  # noqa: BLE001 - status reports, it does not fail on the lake
+            typer.echo(f"\nLake: cannot be read ({' '.join(str(exc).split())[:200]})")
     if any(c.service == "airflow" and c.healthy for c in checks):
         typer.echo(
             f"\nAirflow UI: {settings.airflow_url}  (user {settings.airflow_admin_user}, "

@@ -53,3 +53,20 @@ def reset_orphaned_lake(settings: Settings, admin_dsn: str) -> str | None:
         f"{settings.lake_data_path} (a new object store): reset it and forgot {forgotten} publications; "
         "the next run rebuilds the lake from raw"
     )
+
+
+def describe(settings: Settings) -> str:
+    """One line for `drp status`: where the lake is, its head, and the newest published day."""
+    from drp.lake.connection import current_version, lake  # noqa: PLC0415 - loads DuckDB
+
+    with lake(settings, read_only=True) as con:
+        head = current_version(con)
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        newest = registry.latest(conn)
+    published = (
+        f"newest publication {newest.snapshot_date} at snapshot {newest.lake_snapshot_id}"
+        if newest
+        else "nothing published yet"
+    )
+    where = f"catalog {settings.lake_catalog_db}, data {settings.lake_data_path}"
+    return f"Lake: {where}; head snapshot {head}, {published}"

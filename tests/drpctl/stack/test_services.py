@@ -28,6 +28,8 @@ def test_status_lists_every_service_healthy() -> None:
     for service in ("postgres", "object-store", "generator", "airflow"):
         line = next(ln for ln in result.stdout.splitlines() if ln.startswith(service))
         assert "healthy" in line and ("http://" in line or "postgresql://" in line), line
+    lake = next(ln for ln in result.stdout.splitlines() if ln.startswith("Lake:"))
+    assert "catalog drp_lake" in lake and "head snapshot" in lake, lake
 
 
 def test_airflow_api_accepts_the_generated_password_and_rejects_a_wrong_one(settings: Settings) -> None:
