@@ -1,7 +1,8 @@
 """Helpers shared by the benchmark harness (`bench/run.py`) and its own bench scripts.
 
 Statistics (median with min/max), running a bench script as a subprocess and parsing the JSON it
-prints, machine facts (cores, memory, load average) and a throw-away generator API process.
+prints, machine facts (cores, memory, load average), a throw-away generator API process, and a
+throw-away lake (its own catalog database and data prefix) for benches that build.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from drp.settings import Settings
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -253,3 +258,61 @@ def stop_process(proc: subprocess.Popen[Any]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=15)
+
+
+# --- a throw-away lake --------------------------------------------------------------------------
+
+
+@contextmanager
+def isolated_lake(base: Settings, tag: str = "bench") -> Iterator[dict[str, object]]:
+    """Settings overrides (`lake_catalog_db`, `lake_data_prefix`) of a new, initialised lake.
+
+    The platform's lake (`drp_lake`, `s3://<analytics>/lake/`) is never touched: a bench gets a
+    catalog database `drp_<tag>_lake_<random>` and the prefix `bench-lakes/<random>/`, both
+    removed on exit (database dropped, every object under the prefix deleted).
+    """
+    import secrets  # _common is imported by unit tests: drp imports stay lazy
+
+    from drp.lake.connection import init_lake
+    from drpctl.db_admin import create_database, drop_database
+
+    token = secrets.token_hex(4)
+    catalog, prefix = f"drp_{tag}_lake_{token}", f"bench-lakes/{token}"
+    overrides: dict[str, object] = {"lake_catalog_db": catalog, "lake_data_prefix": prefix}
+    create_database(base.postgres_admin_dsn, catalog, base.postgres_user)
+    try:
+        init_lake(base.model_copy(update=overrides))
+        yield overrides
+    finally:
+        drop_database(base.postgres_admin_dsn, catalog)
+        remove_objects(base, prefix)
+
+
+def remove_objects(settings: Settings, prefix: str) -> int:
+    """Delete every object under `prefix/` in the analytics bucket; returns how many."""
+    from minio.deleteobjects import DeleteObject
+
+    from drp.storage.object_store import client
+
+    s3 = client(settings)
+    bucket = settings.s3_bucket_analytics
+    names = [
+        o.object_name
+        for o in s3.list_objects(bucket, prefix=f"{prefix.strip('/')}/", recursive=True)
+        if o.object_name
+    ]
+    for error in s3.remove_objects(bucket, (DeleteObject(n) for n in names)):
+        log(f"  could not delete s3://{bucket}/{error.name}: {error.message}")
+    return len(names)
+
+
+def prefix_bytes(settings: Settings, prefix: str) -> tuple[int, int]:
+    """(bytes, objects) under `prefix/` in the analytics bucket."""
+    from drp.storage.object_store import client
+
+    s3 = client(settings)
+    total = count = 0
+    for obj in s3.list_objects(settings.s3_bucket_analytics, prefix=f"{prefix.strip('/')}/", recursive=True):
+        total += obj.size or 0
+        count += 1
+    return total, count

@@ -4,10 +4,11 @@
         [--warmup 1] [--json-out FILE]
 
 By default the bench runs in a deployment of its own: it stops the native stack, starts it again
-with a 100,000 orders/day source and fresh databases (platform and Airflow metadata), DuckDB file
-and buckets, runs the days, removes all of that and restarts the platform's stack as it was
-(`bench_stack`). The source's world is keyed by its volume, so a 100k day cannot share the
-platform's 10k history. `--orders-per-day 0` runs on the running stack as it is instead.
+with a 100,000 orders/day source, fresh databases (platform, Airflow metadata and the lake's
+catalog) and buckets (the lake's data in its own analytics bucket), runs the days, removes all of
+that and restarts the platform's stack as it was (`bench_stack`). The source's world is keyed by
+its volume, so a 100k day cannot share the platform's 10k history. `--orders-per-day 0` runs on
+the running stack as it is instead.
 
 For each day (one run each, in order), triggers the DAG through Airflow's REST API for
 `[day, day + 1)` (`drpctl.driver.run.run_day`), waits for it, then reads Airflow's metadata
@@ -243,7 +244,8 @@ def bench_settings(base: Settings, orders_per_day: int) -> dict[str, str]:
         "DRP_GENERATOR_FAULTS": "",
         "DRP_POSTGRES_DB": f"drp_bench_{tag}",
         "DRP_AIRFLOW_DB": f"airflow_bench_{tag}",
-        "DRP_DUCKDB_PATH": str(base.state_dir / "bench" / f"{tag}.duckdb"),
+        # Its own lake: a catalog database of its own; the data goes to its analytics bucket.
+        "DRP_LAKE_CATALOG_DB": f"drp_lake_bench_{tag}",
         "DRP_S3_BUCKET_RAW": f"drp-bench-{tag.replace('_', '-')}-raw",
         "DRP_S3_BUCKET_ANALYTICS": f"drp-bench-{tag.replace('_', '-')}-analytics",
         # Only the runs the bench triggers: no scheduled run competes with them.
@@ -252,11 +254,10 @@ def bench_settings(base: Settings, orders_per_day: int) -> dict[str, str]:
 
 
 def drop_bench_state(base: Settings, bench: Settings) -> None:
-    """Drop the bench deployment's databases and warehouse (the stack must be down)."""
-    for database in (bench.postgres_db, bench.airflow_db):
+    """Drop the bench deployment's databases, the lake's catalog among them (the stack must be
+    down); the lake's data goes with the bench's analytics bucket (`empty_buckets`)."""
+    for database in (bench.postgres_db, bench.airflow_db, bench.lake_catalog_db):
         drop_database(base.postgres_admin_dsn, database)
-    for path in (bench.duckdb_path, bench.duckdb_path.with_suffix(".duckdb.wal")):
-        path.unlink(missing_ok=True)
 
 
 def empty_buckets(settings: Settings) -> None:
@@ -278,8 +279,8 @@ def bench_stack(orders_per_day: int) -> Iterator[Settings]:
 
     The source's world is keyed by its volume: a 100k day loaded next to the platform's 10k
     history would leave orders whose customers the warehouse never saw (and corrupt the
-    platform's raw). So the bench gets its own generator volume, platform and Airflow databases,
-    DuckDB file and buckets, created fresh and removed afterwards; the platform's stack is started
+    platform's raw). So the bench gets its own generator volume, platform, Airflow and lake catalog
+    databases and buckets, created fresh and removed afterwards; the platform's stack is started
     again as it was (`drp up` also restarts a stack whose data settings differ, should this
     process die before restoring it).
     """

@@ -21,12 +21,19 @@ Benches (`--only` names):
 * `quality`: `bench/quality_bench.py`: the GX gate at 100k and 1M orders.
 * `baseline`: `bench/baseline_bench.py`: the naive load + pandas full reload on the same 100k
   orders (and the reload over 1M of raw, in the first round).
+* `lake`: `bench/lake_bench.py`, in the first round, in one go: the lake against the local DuckDB
+  file it replaced, side by side on one raw history (1M orders, 10k-order days): a day's dbt build +
+  quality gate + publish on each, N days (N = --repeat), lake/file paired per day (goal ≤ 1.3×);
+  then 30 daily builds + publishes on a small lake (100k history, 1k orders a day): object-store
+  bytes under the lake's prefix, before and after maintenance, against the Parquet copies the old
+  publish would have written for those days.
 * `e2e`: `bench/e2e_bench.py`, last and in one go: daily runs of 100k orders under the Airflow
   scheduler, in a deployment of its own (the stack restarted with its own source volume,
   databases, warehouse and buckets, then restored): a warm-up day, then one measured day per
   round: wall, Σ task time, overhead, queue latency.
 
-`--quick` (CI): small sizes, one round, no 10M history, no scheduler run; under 3 minutes.
+`--quick` (CI): small sizes, one round, no 10M history, no scheduler run, lake vs file on one
+small day and 2 days of bytes; a few minutes.
 Figures are then not meaningful and targets are not judged.
 """
 
@@ -43,9 +50,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS_DIR, ScriptRun, log, machine_info, run_script, summarize
+from _common import RESULTS_DIR, ScriptRun, isolated_lake, log, machine_info, run_script, summarize
 
-BENCHES = ("generator", "ingest", "quality", "baseline", "e2e", "transform")
+BENCHES = ("generator", "ingest", "quality", "baseline", "e2e", "transform", "lake")
 # The e2e bench's own deployment (100k orders/day): a warm-up day that also loads the dimensions'
 # history, then one measured day per round.
 E2E_ORDERS_PER_DAY = 100_000
@@ -68,6 +75,10 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
             "quality_sizes": (10_000,),
             "baseline": ["--orders", "20000", "--single-sample", "100"],
             "baseline_history": [],
+            "lake": [
+                *("--history", "20000", "--daily-orders", "1000", "--daily-updates", "500", "--days", "1"),
+                *("--bytes-history", "20000", "--bytes-days", "2"),
+            ],
             "transform": {
                 "sizes": [20_000],
                 "daily_orders": 1_000,
@@ -87,6 +98,12 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
         "quality_sizes": (100_000, 1_000_000),
         "baseline": ["--orders", "100000"],
         "baseline_history": ["--history-orders", "1000000"],
+        # transform's sizes: 1M orders of history, 10k new orders + 5k updates a day; the bytes
+        # part: 30 days on a small lake (its defaults: 100k history, 1k orders + 500 updates a day).
+        "lake": [
+            *("--history", "1000000", "--daily-orders", "10000", "--daily-updates", "5000"),
+            *("--days", str(args.repeat), "--bytes-days", "30"),
+        ],
         "transform": {
             "sizes": args.transform_sizes,
             "daily_orders": 10_000,
@@ -144,20 +161,32 @@ def transform_child(args: argparse.Namespace) -> int:
 
 
 def _transform_size(tb: Any, size: int, spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    """One history of `size` orders in a throw-away database, then the builds, timed."""
+    """One history of `size` orders in a throw-away database and lake, then the builds, timed."""
+    from drp.settings import load_settings
+    from drpctl.db_admin import create_database, drop_database
+
+    base = load_settings()
+    with isolated_lake(base, "transform") as lake:
+        name = f"drp_bench_transform_{secrets.token_hex(4)}"
+        create_database(base.postgres_admin_dsn, name, base.postgres_user)
+        try:
+            settings = base.model_copy(update={"postgres_db": name, **lake})
+            return _transform_size_in(tb, size, spec, workdir, settings)
+        finally:
+            drop_database(base.postgres_admin_dsn, name)
+
+
+def _transform_size_in(
+    tb: Any, size: int, spec: dict[str, Any], workdir: Path, settings: Any
+) -> dict[str, Any]:
+    """`_transform_size` in its database (`settings.postgres_db`) and lake (`settings.lake_*`)."""
     import psycopg
 
     from drp.db.migrate import upgrade
-    from drp.settings import load_settings
     from drp.transform import run_dbt
-    from drpctl.db_admin import create_database, drop_database
 
     lines, customers, products, per_day = 2, 100_000, 1_000, 10_000  # transform_bench's defaults
-    base = load_settings()
-    name = f"drp_bench_transform_{secrets.token_hex(4)}"
-    create_database(base.postgres_admin_dsn, name, base.postgres_user)
-    duckdb_path = workdir / f"bench_{size}.duckdb"
-    settings = load_settings(postgres_db=name, duckdb_path=duckdb_path)
+    name = settings.postgres_db
     state = {"day": 0, "next_id": size + 1, "history_days": 0}
 
     def one_day(label: str, new_orders: int, updates: int) -> dict[str, Any]:
@@ -179,36 +208,30 @@ def _transform_size(tb: Any, size: int, spec: dict[str, Any], workdir: Path) -> 
         out["success"] = built.success
         return out
 
-    try:
-        upgrade(settings)
-        log(f"transform {size:,}: generating raw history in {name}")
-        started = time.perf_counter()
-        with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as conn:
-            state["history_days"] = tb.generate_history(conn, size, per_day, lines, customers, products)
-        generate_seconds = time.perf_counter() - started
-        reads = [tb.duckdb_read_rate(settings)[0] for _ in range(spec["reads"])]
-        log(f"  history in {generate_seconds:.0f}s; DuckDB reads {reads[0]:,.0f} rows/s")
-        first = one_day("first build", spec["daily_orders"], spec["daily_updates"])
-        days = [
-            one_day("one more day", spec["daily_orders"], spec["daily_updates"]) for _ in range(spec["days"])
-        ]
-        big_days = spec["big_days"] if size == min(spec["sizes"]) else 0
-        big = [
-            one_day("one more day, 100k-row delta", spec["big_orders"], spec["big_updates"])
-            for _ in range(big_days)
-        ]
-        return {
-            "history_orders": size,
-            "history_days": state["history_days"],
-            "generate_seconds": round(generate_seconds, 1),
-            "duckdb_read_rows_per_s": [round(r) for r in reads],
-            "first_build": first,
-            "days": days,
-            "big_delta_days": big,
-        }
-    finally:
-        duckdb_path.unlink(missing_ok=True)
-        drop_database(base.postgres_admin_dsn, name)
+    upgrade(settings)
+    log(f"transform {size:,}: generating raw history in {name}, lake {settings.lake_catalog_db}")
+    started = time.perf_counter()
+    with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as conn:
+        state["history_days"] = tb.generate_history(conn, size, per_day, lines, customers, products)
+    generate_seconds = time.perf_counter() - started
+    reads = [tb.duckdb_read_rate(settings)[0] for _ in range(spec["reads"])]
+    log(f"  history in {generate_seconds:.0f}s; DuckDB reads {reads[0]:,.0f} rows/s")
+    first = one_day("first build", spec["daily_orders"], spec["daily_updates"])
+    days = [one_day("one more day", spec["daily_orders"], spec["daily_updates"]) for _ in range(spec["days"])]
+    big_days = spec["big_days"] if size == min(spec["sizes"]) else 0
+    big = [
+        one_day("one more day, 100k-row delta", spec["big_orders"], spec["big_updates"])
+        for _ in range(big_days)
+    ]
+    return {
+        "history_orders": size,
+        "history_days": state["history_days"],
+        "generate_seconds": round(generate_seconds, 1),
+        "duckdb_read_rows_per_s": [round(r) for r in reads],
+        "first_build": first,
+        "days": days,
+        "big_delta_days": big,
+    }
 
 
 def run_transform(spec: dict[str, Any], out_dir: Path, timeout: float) -> ScriptRun:
@@ -604,6 +627,59 @@ def e2e_figures(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def lake_figures(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """bench/lake_bench.py: lake vs file per day (medians over days), bytes after N days."""
+    figures: dict[str, Any] = {}
+    compares = [doc["compare"] for doc in results if doc.get("compare")]
+    if compares:
+        first = compares[0]
+        sizes = f"{first['history_orders']:,} history, {first['daily_orders']:,}/day"
+        for side in ("lake", "file"):
+            days = [d for c in compares for d in c[side]]
+            for part in ("build", "gate", "publish"):
+                figures[f"{side}_{part}_seconds"] = fig(
+                    summarize([d[f"{part}_seconds"] for d in days]), "s", f"{side}: {part}"
+                )
+            figures[f"{side}_day_seconds"] = fig(
+                summarize([d["total_seconds"] for d in days]),
+                "s",
+                f"{side}: build + gate + publish{' (+ prepare)' if side == 'lake' else ''}, {sizes}",
+            )
+        figures["lake_prepare_seconds"] = fig(
+            summarize([d["prepare_seconds"] for c in compares for d in c["lake"]]),
+            "s",
+            "lake: prepare (restore the head to the publication)",
+        )
+        figures["lake_file_ratio"] = fig(
+            summarize([r for c in compares for r in c["ratio_per_day"]]), "x", "lake / file, paired per day"
+        )
+    for doc in results:
+        b = doc.get("bytes")
+        if not b:
+            continue
+        span = f"{b['days']} days at {b['daily_orders']:,}/day"
+        for key, label in (
+            ("lake_bytes_before_maintenance", f"lake bytes after {span}"),
+            ("lake_bytes_after_maintenance", "  the same after expire + cleanup"),
+            ("lake_bytes_past_retention", "  the same past retention (newest publication only)"),
+            ("copy_per_day_bytes", f"copy-per-day Parquet bytes, {span}"),
+        ):
+            figures[key.replace("bytes", "mib")] = fig(summarize([b[key] / 2**20]), "MiB", label)
+        figures["bytes_ratio_before_maintenance"] = fig(
+            summarize([b["ratio_before_maintenance"]], 4), "x", "lake / copy-per-day bytes"
+        )
+        figures["bytes_ratio_after_maintenance"] = fig(
+            summarize([b["ratio_after_maintenance"]], 4), "x", "  the same after maintenance"
+        )
+        figures["bytes_ratio_past_retention"] = fig(
+            summarize([b["ratio_past_retention"]], 4), "x", "  the same past retention"
+        )
+        break
+    failures = [f for doc in results for f in doc.get("build_failures", [])]
+    figures["build_failures"] = failures
+    return figures
+
+
 # --- targets ------------------------------------------------------------------------------------
 
 
@@ -621,6 +697,7 @@ def judge(figures: dict[str, dict[str, Any]], quick: bool) -> list[dict[str, Any
             "x",
         ),
         ("O(delta): 10M/1M one-more-day ≤ 1.3×", value("transform", "o_delta_ratio"), "<=", 1.3, "x"),
+        ("lake vs file: build + gate + publish ≤ 1.3×", value("lake", "lake_file_ratio"), "<=", 1.3, "x"),
         ("end-to-end overhead ≤ 25%", value("e2e", "overhead_pct"), "<=", 25.0, "%"),
         ("≥ 5× the naive baseline end to end", value("baseline", "e2e_speedup"), ">=", 5.0, "x"),
         ("ingest peak RSS flat (1M ≤ 1.25 × 100k)", value("ingest", "peak_rss_growth"), "<=", 1.25, "x"),
@@ -703,6 +780,8 @@ def compute_figures(
         )
     if "e2e" in selected:
         figures["e2e"] = e2e_figures(results.get("e2e", []))
+    if "lake" in selected:
+        figures["lake"] = lake_figures(results.get("lake", []))
     return figures
 
 
@@ -784,6 +863,7 @@ def main(argv: list[str] | None = None) -> int:
         "quality": ("bench/quality_bench.py", 1800, None),
         "baseline": ("bench/baseline_bench.py", 2400, "--json-out"),
         "e2e": ("bench/e2e_bench.py", 5400, "--json-out"),
+        "lake": ("bench/lake_bench.py", 4 * 3600, "--json-out"),
     }
 
     def run_bench(name: str, flags: list[str], index: int) -> None:
@@ -817,6 +897,9 @@ def main(argv: list[str] | None = None) -> int:
         if index == 0 and "transform" in selected:
             log("transform: one history per size, the first build, then incremental days")
             record(run_transform(config["transform"], out_dir, timeout=4 * 3600))
+        if index == 0 and "lake" in selected:
+            log("lake: lake vs file side by side, then bytes after daily runs")
+            run_bench("lake", list(config["lake"]), 0)
     if "e2e" in selected:
         # Last, in one go: it restarts the stack as a deployment of its own (a 100k/day world).
         days = [E2E_FIRST_DAY + timedelta(days=i) for i in range(1 + rounds)]

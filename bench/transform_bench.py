@@ -8,7 +8,9 @@ dropped at the end unless --keep):
    with the generator API's id formats (`ord_YYYYMMDD_NNNNNN`, `cus_NNNNNNNN`, `prd_NNNNNN`);
 2. measure how fast DuckDB reads Postgres raw (the staging columns of raw.orders_raw);
 3. day 1 after the history: a batch of new orders plus status updates of recent orders, then
-   `dbt build` for that interval into an empty DuckDB file (a first build: all history);
+   `dbt build` for that interval into an empty lake of its own (a catalog database
+   `drp_transform_lake_<random>` and the data prefix `bench-lakes/<random>/` in the analytics
+   bucket, both removed at the end unless --keep): a first build, all history;
 4. more days the same way (--more-days, default 3): incremental `dbt build`s (the daily run),
    alternating between the sizes so that other load on a shared machine hits each alike.
 
@@ -29,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,15 +40,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from _common import isolated_lake
 from drp.db.migrate import upgrade
+from drp.lake.extensions import ensure_extensions, extension_directory
 from drp.settings import Settings, load_settings
-from drp.transform import (
-    DBT_PROJECT_DIR,
-    DbtResult,
-    ensure_postgres_scanner,
-    extension_directory,
-    run_dbt,
-)
+from drp.transform import DBT_PROJECT_DIR, DbtResult, run_dbt
 from drpctl.db_admin import create_database, drop_database
 
 HISTORY_START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -297,7 +296,7 @@ def duckdb_read_rate(settings: Settings) -> tuple[float, float, int]:
     """Rows/s for DuckDB copying the staging columns of raw.orders_raw out of Postgres."""
     import duckdb
 
-    ext_dir = ensure_postgres_scanner(extension_directory(settings))
+    ext_dir = ensure_extensions(extension_directory(settings))
     config: dict[str, str | bool | int | float | list[str]] = {
         "extension_directory": str(ext_dir),
         "autoinstall_known_extensions": False,
@@ -334,7 +333,7 @@ def day_run(label: str, result: DbtResult, start: datetime, new_orders: int, upd
 
 @dataclass
 class Bench:
-    """One history size: its database, warehouse file and what was measured on it."""
+    """One history size: its database, its lake and what was measured on it."""
 
     size: int
     database: str
@@ -344,11 +343,12 @@ class Bench:
     next_day: datetime
 
 
-def prepare(base: Settings, size: int, args: argparse.Namespace, workdir: Path) -> Bench:
-    """Create the database, synthesise the history and measure DuckDB's read rate."""
+def prepare(base: Settings, size: int, args: argparse.Namespace, lake: dict[str, object]) -> Bench:
+    """Create the database, synthesise the history and measure DuckDB's read rate; dbt builds
+    into the lake of the settings overrides `lake`."""
     name = f"drp_bench_transform_{secrets.token_hex(4)}"
     create_database(base.postgres_admin_dsn, name, base.postgres_user)
-    settings = load_settings(postgres_db=name, duckdb_path=workdir / f"bench_{size}.duckdb")
+    settings = base.model_copy(update={"postgres_db": name, **lake})
     bench = Bench(size, name, settings, SizeResult(size, 0, 0, 0, 0, 0, 0), size + 1, HISTORY_START)
     upgrade(settings)
     log(f"{size:,} orders: generating raw history in {name}")
@@ -415,11 +415,11 @@ def build_day(bench: Bench, label: str, args: argparse.Namespace, workdir: Path)
     bench.result.days.append(run)
     log(f"    {built.summary()}; slowest: {run.slowest}")
     if not built.success:
-        log(f"    FAILED: {[(n.name, n.message) for n in built.failed_nodes][:5]}\n{built.log_tail[-2000:]}")
+        failed = [(n.name, n.message) for n in built.failed_nodes][:5]
+        log(f"    FAILED (exit code {built.returncode}): {failed}\n{built.log_tail[-2000:]}")
 
 
 def drop(base: Settings, bench: Bench) -> None:
-    bench.settings.duckdb_path.unlink(missing_ok=True)
     drop_database(base.postgres_admin_dsn, bench.database)
 
 
@@ -429,9 +429,11 @@ def run_benchmark(
     """Every size gets its history and first build; then the daily runs alternate between sizes,
     so that other work on a shared machine weighs on every size alike."""
     benches: list[Bench] = []
+    lakes = ExitStack()
     try:
         for size in sizes:
-            bench = prepare(base, size, args, workdir)
+            lake = lakes.enter_context(isolated_lake(base, "transform"))
+            bench = prepare(base, size, args, lake)
             benches.append(bench)
             build_day(bench, "first day (first build: all history)", args, workdir)
         for n in range(1, args.more_days + 1):
@@ -439,9 +441,17 @@ def run_benchmark(
                 build_day(bench, f"one more day #{n} (incremental)", args, workdir)
         return [bench.result for bench in benches]
     finally:
-        if not args.keep:
+        if args.keep:
+            lakes.pop_all()  # the lakes stay, next to their databases
+            for bench in benches:
+                log(
+                    f"kept {bench.database} and its lake {bench.settings.lake_catalog_db} "
+                    f"({bench.settings.lake_data_path})"
+                )
+        else:
             for bench in benches:
                 drop(base, bench)
+            lakes.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -468,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         help="incremental days measured after the first (the minimum is reported: the machine is shared)",
     )
     parser.add_argument(
-        "--keep", action="store_true", help="keep the benchmark databases and DuckDB files (named in the log)"
+        "--keep", action="store_true", help="keep the benchmark databases and lakes (named in the log)"
     )
     parser.add_argument(
         "--project-dir", type=Path, default=DBT_PROJECT_DIR, help="dbt project (and profiles.yml) to run"
@@ -478,14 +488,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
 
     base = load_settings()
-    if args.keep:
-        # Keep the DuckDB files next to the kept databases, for a look afterwards.
-        workdir = Path(tempfile.mkdtemp(prefix="drp_transform_bench_"))
-        results = run_benchmark(base, sizes, args, workdir)
-        log(f"kept the DuckDB files under {workdir}")
-    else:
-        with tempfile.TemporaryDirectory(prefix="drp_transform_bench_") as tmp:
-            results = run_benchmark(base, sizes, args, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="drp_transform_bench_") as tmp:
+        results = run_benchmark(base, sizes, args, Path(tmp))
 
     print(
         "\nhistory orders | first day build (s) | one more day build, min / median (s) | dbt exec min (s) "
