@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
+from unittest import mock
 
+import drp.assets
 from drp.settings import PROJECT_ROOT, Settings, get_settings
 from drp.transform.dbt_runner import dbt_env
 from drpctl.driver.airflow_api import AirflowClient
@@ -87,16 +90,38 @@ def keep_scheduler_off(settings: Settings) -> None:
 
 
 @contextmanager
-def dag_under_test(settings: Settings, webhook: WebhookReceiver, **env: str) -> Iterator[Any]:
-    """The real DAG object, with the task environment a supervised Airflow worker has (plus `env`)."""
+def dag_under_test(settings: Settings, webhook: WebhookReceiver, **overrides: Any) -> Iterator[Any]:
+    """The real DAG object, with the task environment a supervised Airflow worker has.
+
+    `overrides` (settings fields, e.g. another `postgres_db` and lake) replace the platform's
+    settings for the tasks, which `dag.test()` runs in this process: every variable derived from
+    them (dbt's `DRP_LAKE_DATA_PATH` from the lake prefix, ...) follows.
+    """
     keep_scheduler_off(settings)
+    task_settings = settings.model_copy(update=overrides)
     saved = dict(os.environ)
-    os.environ.update({k: v for k, v in dbt_env(settings).items() if k.startswith(("DRP_", "DBT_"))})
+    os.environ.update({k: v for k, v in dbt_env(task_settings).items() if k.startswith(("DRP_", "DBT_"))})
+    os.environ.update({f"DRP_{field.upper()}": str(value) for field, value in overrides.items()})
     os.environ["DRP_ALERT_WEBHOOK_URL"] = webhook.url
-    os.environ.update(env)
     get_settings.cache_clear()
+    # The DAG names its Assets after the settings it is parsed with, and `dag.test()` parses it
+    # again and writes it to Airflow's metadata DB. Named after the overrides, it would be a new
+    # version of the platform's DAG with Assets nobody activated (its tasks then refuse to run):
+    # the DAG stays the platform's, only its tasks' settings change.
+    raw_uri, published_uri = drp.assets.raw_asset_uri, drp.assets.published_asset_uri
+    platform_assets = ExitStack()
+    platform_assets.enter_context(
+        mock.patch.object(drp.assets, "raw_asset_uri", lambda _settings, entity: raw_uri(settings, entity))
+    )
+    platform_assets.enter_context(
+        mock.patch.object(
+            drp.assets, "published_asset_uri", lambda _settings, model: published_uri(settings, model)
+        )
+    )
     try:
-        parse_dbt_project(get_settings())
+        task_env = get_settings()
+        assert all(getattr(task_env, f) == getattr(task_settings, f) for f in overrides), overrides
+        parse_dbt_project(task_env)
         # Airflow takes ~4 s to import and sets itself up on import: only a DAG run needs it.
         from airflow.dag_processing.dagbag import DagBag  # noqa: PLC0415 - heavy, run-time only
 
@@ -104,6 +129,7 @@ def dag_under_test(settings: Settings, webhook: WebhookReceiver, **env: str) -> 
         assert bag.import_errors == {}
         yield bag.dags[DAG_ID]
     finally:
+        platform_assets.close()
         os.environ.clear()
         os.environ.update(saved)
         get_settings.cache_clear()
@@ -127,4 +153,13 @@ def run_day(dag: Any, day: date, **extra: Any) -> Any:
             client.delete_run(dag.dag_id, old["dag_run_id"])
     finally:
         client.close()
-    return dag.test(logical_date=logical, run_conf=run_conf(day, **extra))
+    # A run's conf overwrites the DAG's Param objects in place (Airflow's `process_params` merges
+    # them by reference), so in this one process it would become every later run's default: a
+    # drill's faults would reach the next clean day. Each run starts from the defaults it found.
+    params = [p for params in (dag.params, *(t.params for t in dag.tasks)) for p in params.values()]
+    defaults = [(param, copy.deepcopy(param.value)) for param in params]
+    try:
+        return dag.test(logical_date=logical, run_conf=run_conf(day, **extra))
+    finally:
+        for param, value in defaults:
+            param.value = value

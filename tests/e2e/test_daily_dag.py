@@ -1,5 +1,5 @@
 """The real daily DAG end to end (`dag.test()`) against the running stack: generator, Postgres,
-dbt on DuckDB, Great Expectations and the object store.
+dbt on the lake (DuckLake), Great Expectations, and publication in `ops.published_snapshots`.
 
 Each test uses its own far-past days so tests never see each other's intervals.
 """
@@ -7,18 +7,19 @@ Each test uses its own far-past days so tests never see each other's intervals.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import psycopg
 import pytest
-from minio.error import S3Error
 
-from drp.publish.snapshots import manifest_key, snapshot_key
+from drp.lake.connection import lake, sql_literal
+from drp.lake.rollback import unpublished_snapshots
+from drp.publish import registry
+from drp.publish.snapshots import PublishError, export_published, publication, published_lake
 from drp.settings import Settings
-from drp.storage.object_store import client
 from drp.transform.manifest import published_marts
 from tests.e2e.dag_runs import WebhookReceiver, business_columns, run_day
 
@@ -33,18 +34,34 @@ def _states(dag_run: Any) -> dict[str, str]:
     return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
 
 
-def _marts_digest(settings: Settings) -> dict[str, tuple[int, int]]:
-    """Per mart: row count and an order-independent sum of row hashes (lineage columns aside)."""
+def _state(dag_run: Any) -> str:
+    return str(getattr(dag_run.state, "value", dag_run.state))
+
+
+def _marts_digest(con: Any) -> dict[str, tuple[int, int]]:
+    """Per mart, as `con` sees the lake: row count and an order-independent sum of row hashes
+    (lineage columns aside)."""
     digests = {}
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-        for model in MARTS:
-            business = business_columns(con, f"analytics.{model}")
-            row = con.execute(
-                f"select count(*), sum(hash({business})::hugeint) from analytics.{model}"
-            ).fetchone()
-            assert row is not None
-            digests[model] = (row[0], row[1])
+    for model in MARTS:
+        business = business_columns(con, f"analytics.{model}")
+        row = con.execute(
+            f"select count(*), sum(hash({business})::hugeint) from analytics.{model}"
+        ).fetchone()
+        assert row is not None
+        digests[model] = (row[0], row[1])
     return digests
+
+
+def _orders_on(con: Any, day: date) -> int:
+    """Rows of `fct_orders` for orders of `day`, as `con` sees the lake."""
+    row = con.execute("select count(*) from analytics.fct_orders where order_date = ?", [day]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _latest_publication(settings: Settings) -> registry.Publication | None:
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        return registry.latest(conn)
 
 
 def _audit(settings: Settings, run_id: str) -> list[tuple[Any, ...]]:
@@ -56,20 +73,15 @@ def _audit(settings: Settings, run_id: str) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
-def _parquet_differs_from_mart(settings: Settings, key: str, model: str) -> tuple[int, int, int]:
-    """(rows in the Parquet read back through S3, rows only in it, rows only in the mart)."""
-    s3 = client(settings)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "snap.parquet"
-        s3.fget_object(settings.s3_bucket_analytics, key, str(path))
-        with duckdb.connect() as con:
-            con.execute(f"attach '{settings.duckdb_path}' as wh (read_only)")
-            snap = f"read_parquet('{path}')"
-            row = con.execute(
-                f"select (select count(*) from {snap}), "
-                f"(select count(*) from (select * from {snap} except all select * from wh.analytics.{model})), "
-                f"(select count(*) from (select * from wh.analytics.{model} except all select * from {snap}))"
-            ).fetchone()
+def _export_differs_from_mart(con: Any, path: str, model: str) -> tuple[int, int, int]:
+    """(rows in the exported Parquet file, rows only in it, rows only in the mart as `con` sees it)."""
+    # No hive partitioning: the file's own columns, not a `snapshot_date` taken from its folder.
+    exported = f"read_parquet({sql_literal(path)}, hive_partitioning = false)"
+    row = con.execute(
+        f"select (select count(*) from {exported}), "
+        f"(select count(*) from (select * from {exported} except all select * from analytics.{model})), "
+        f"(select count(*) from (select * from analytics.{model} except all select * from {exported}))"
+    ).fetchone()
     assert row is not None
     return row[0], row[1], row[2]
 
@@ -80,24 +92,44 @@ def clean_run(daily_dag: Any) -> Any:
     return run_day(daily_dag, CLEAN_DAY)
 
 
-def test_clean_day_publishes_snapshots_matching_the_marts(
+@dataclass
+class BadRun:
+    dag_run: Any
+    published_before: registry.Publication | None  # the latest publication when it started
+    alerts: list[dict[str, Any]]  # the webhook messages it sent
+
+
+@pytest.fixture(scope="module")
+def bad_run(daily_dag: Any, settings: Settings, webhook: WebhookReceiver) -> BadRun:
+    """A day whose orders break a critical expectation, run once for the tests below."""
+    published_before = _latest_publication(settings)
+    before = len(webhook.messages)
+    dag_run = run_day(daily_dag, BAD_DAY, faults={"fault_future": "0.05"})
+    return BadRun(dag_run, published_before, webhook.messages[before:])
+
+
+def test_clean_day_publishes_the_snapshot_it_validated(
     clean_run: Any, daily_dag: Any, settings: Settings
 ) -> None:
     dag_run = clean_run
     states = _states(dag_run)
-    assert str(getattr(dag_run.state, "value", dag_run.state)) == "success", states
+    assert _state(dag_run) == "success", states
     assert states["publish"] == "success"
 
-    # Every mart's Parquet snapshot, read back through the S3 API, equals the mart row for row.
-    for model in MARTS:
-        published, only_in_snapshot, only_in_mart = _parquet_differs_from_mart(
-            settings, snapshot_key(model, CLEAN_DAY), model
-        )
-        assert published > 0 and only_in_snapshot == 0 and only_in_mart == 0, model
-    s3 = client(settings)
-    manifest = s3.get_object(settings.s3_bucket_analytics, manifest_key(CLEAN_DAY)).json()
-    assert manifest["run_id"] == dag_run.run_id
-    assert {s["model"] for s in manifest["snapshots"]} == set(MARTS)
+    # The day's publication is this run's, and names every mart.
+    pub = publication(settings, CLEAN_DAY)
+    assert pub.run_id == dag_run.run_id
+    assert set(pub.marts) == set(MARTS)
+    # Every mart exported from the publication (Parquet, as `drp export` writes it) equals the mart
+    # at the published lake snapshot row for row, with the rows the publication records.
+    with tempfile.TemporaryDirectory() as tmp, lake(settings, version=pub.lake_snapshot_id) as con:
+        files = export_published(settings, CLEAN_DAY, tmp)
+        assert set(files) == set(MARTS)
+        for model in MARTS:
+            assert Path(files[model]).is_file(), files[model]
+            exported, only_in_export, only_in_mart = _export_differs_from_mart(con, files[model], model)
+            assert exported == pub.marts[model]["rows"] > 0, model
+            assert only_in_export == 0 and only_in_mart == 0, model
 
     # Audit: one row per task (all succeeded) and one for the run, with counts per layer.
     rows = _audit(settings, dag_run.run_id)
@@ -107,7 +139,15 @@ def test_clean_day_publishes_snapshots_matching_the_marts(
     assert task_rows["load_orders"][5] > 0 and task_rows["load_orders"][6]["loaded"] > 0
     dbt = task_rows["dbt_results"][6]  # the build's own results, read from its run_results.json
     assert dbt["models_built"] >= 14 and dbt["tests_passed"] > 50 and dbt["tests_failed"] == 0, dbt
-    assert manifest["dbt"]["models_built"] == dbt["models_built"]
+    assert pub.details["dbt"]["models_built"] == dbt["models_built"]
+    # The gate validated the snapshot that was published, and publish reported that publication.
+    assert task_rows["quality_gate"][6]["lake_snapshot_id"] == pub.lake_snapshot_id
+    assert pub.details["quality"]["lake_snapshot_id"] == pub.lake_snapshot_id
+    published = task_rows["publish"][6]
+    assert published["snapshot_date"] == CLEAN_DAY.isoformat()
+    assert published["lake_snapshot_id"] == pub.lake_snapshot_id
+    assert published["rows"] == {model: mart["rows"] for model, mart in pub.marts.items()}
+    assert task_rows["publish"][5] == sum(published["rows"].values())
     run_rows = [r for r in rows if r[0] is None]
     assert [r[1] for r in run_rows] == ["success"]
     assert run_rows[0][3] is not None and run_rows[0][4] >= run_rows[0][3]
@@ -116,41 +156,28 @@ def test_clean_day_publishes_snapshots_matching_the_marts(
     assert run_rows[0][3] >= min(r[3] for r in task_rows.values()) - timedelta(minutes=1)
 
 
-def test_rerun_of_a_day_changes_nothing(clean_run: Any, daily_dag: Any, settings: Settings) -> None:
-    assert str(getattr(clean_run.state, "value", clean_run.state)) == "success", _states(clean_run)
-    marts_before = _marts_digest(settings)
-    raw_before = _raw_orders(settings, CLEAN_DAY)
-    again = run_day(daily_dag, CLEAN_DAY)
-    assert str(getattr(again.state, "value", again.state)) == "success", _states(again)
-    assert _marts_digest(settings) == marts_before
-    assert _raw_orders(settings, CLEAN_DAY) == raw_before and raw_before[0] > 0
-
-
-def _raw_orders(settings: Settings, day: date) -> tuple[Any, ...]:
-    with psycopg.connect(settings.postgres_conninfo()) as conn:
-        row = conn.execute(
-            "select count(*), sum(amount) from raw.orders_raw where data_interval_start = %s", (str(day),)
-        ).fetchone()
-    assert row is not None
-    return tuple(row)
-
-
 def test_critical_violation_fails_at_the_gate_publishes_nothing_and_alerts_once(
-    daily_dag: Any, settings: Settings, webhook: WebhookReceiver
+    bad_run: BadRun, settings: Settings
 ) -> None:
-    before = len(webhook.messages)
-    dag_run = run_day(daily_dag, BAD_DAY, faults={"fault_future": "0.05"})
+    dag_run = bad_run.dag_run
     states = _states(dag_run)
-    assert str(getattr(dag_run.state, "value", dag_run.state)) == "failed"
+    assert _state(dag_run) == "failed"
     assert states["load_orders"] == "success"
     assert states["quality_gate"] == "failed", states
     assert states["publish"] == "upstream_failed"
 
-    s3 = client(settings)
-    published = list(s3.list_objects(settings.s3_bucket_analytics, prefix="analytics/", recursive=True))
-    assert not [o.object_name for o in published if f"snapshot_date={BAD_DAY.isoformat()}" in o.object_name]
-    with pytest.raises(S3Error):
-        s3.stat_object(settings.s3_bucket_analytics, manifest_key(BAD_DAY))
+    # Nothing published for the day; what consumers read (the latest publication) is unchanged.
+    with pytest.raises(PublishError):
+        publication(settings, BAD_DAY)
+    published = _latest_publication(settings)
+    assert published is not None and published == bad_run.published_before
+    # The run's writes stay at the lake's head, unpublished (the next run restores the head), and
+    # the day's orders are there but not in the published snapshot.
+    with lake(settings, read_only=True) as head:
+        assert unpublished_snapshots(head, published.lake_snapshot_id)
+        assert _orders_on(head, BAD_DAY) > 0
+    with published_lake(settings) as (_, con):
+        assert _orders_on(con, BAD_DAY) == 0
 
     rows = _audit(settings, dag_run.run_id)
     gate_rows = [r for r in rows if r[0] == "quality_gate"]
@@ -163,6 +190,37 @@ def test_critical_violation_fails_at_the_gate_publishes_nothing_and_alerts_once(
     assert [r[1] for r in run_rows] == ["failed"]
     assert "quality_gate" in run_rows[0][7]
 
-    alerts = [m for m in webhook.messages[before:] if m["drp"]["level"] == "error"]
+    alerts = [m for m in bad_run.alerts if m["drp"]["level"] == "error"]
     assert len(alerts) == 1
     assert dag_run.run_id in alerts[0]["text"] and "quality_gate" in alerts[0]["text"]
+
+
+def test_rerun_of_a_day_changes_nothing_and_leaves_a_failed_runs_writes_out(
+    clean_run: Any, bad_run: BadRun, daily_dag: Any, settings: Settings
+) -> None:
+    """Rerun the clean day after the failed one: the same marts are published again, without the
+    rows the failed run left at the head."""
+    assert _state(clean_run) == "success", _states(clean_run)
+    assert _state(bad_run.dag_run) == "failed", _states(bad_run.dag_run)
+    with published_lake(settings, CLEAN_DAY) as (first, con):
+        marts_before = _marts_digest(con)
+    raw_before = _raw_orders(settings, CLEAN_DAY)
+    with lake(settings, read_only=True) as head:
+        assert _orders_on(head, BAD_DAY) > 0  # the failed run's writes, still at the head
+
+    again = run_day(daily_dag, CLEAN_DAY)
+    assert _state(again) == "success", _states(again)
+    with published_lake(settings, CLEAN_DAY) as (pub, con):
+        assert pub.run_id == again.run_id and pub.id != first.id
+        assert _marts_digest(con) == marts_before
+        assert _orders_on(con, BAD_DAY) == 0
+    assert _raw_orders(settings, CLEAN_DAY) == raw_before and raw_before[0] > 0
+
+
+def _raw_orders(settings: Settings, day: date) -> tuple[Any, ...]:
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        row = conn.execute(
+            "select count(*), sum(amount) from raw.orders_raw where data_interval_start = %s", (str(day),)
+        ).fetchone()
+    assert row is not None
+    return tuple(row)
