@@ -57,7 +57,7 @@ import psycopg
 
 from _common import BENCH_DIR, isolated_lake, log, prefix_bytes, remove_objects
 from drp.db.migrate import upgrade
-from drp.lake.connection import current_version, lake
+from drp.lake.connection import current_version, lake, lake_identity
 from drp.lake.rollback import restore_head
 from drp.publish import registry
 from drp.publish.snapshots import publish_snapshot
@@ -189,7 +189,7 @@ def lake_day(
     run_id = f"bench_lake__{day:%Y%m%d}__{secrets.token_hex(3)}"
     started = time.perf_counter()
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        published = registry.latest_lake_snapshot(conn)
+        published = registry.latest_lake_snapshot(conn, lake_identity(settings))
     restore_head(settings, published)
     prepare_s = time.perf_counter() - started
     build_s = build(settings, day, work / "target_lake")

@@ -134,6 +134,7 @@ def prepare_warehouse(
     """
     import psycopg
 
+    from drp.lake.connection import lake_identity
     from drp.lake.extensions import ensure_extensions, extension_directory
     from drp.lake.rollback import restore_head
     from drp.publish import registry
@@ -141,7 +142,7 @@ def prepare_warehouse(
     settings = settings or get_settings()
     ext = ensure_extensions(extension_directory(settings))
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        published = registry.latest_lake_snapshot(conn)
+        published = registry.latest_lake_snapshot(conn, lake_identity(settings))
     restored = restore_head(settings, published)
     result: dict[str, Any] = {
         "records_processed": 0,

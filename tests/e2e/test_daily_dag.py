@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from drp.lake.connection import lake, sql_literal
+from drp.lake.connection import lake, lake_identity, sql_literal
 from drp.lake.rollback import unpublished_snapshots
 from drp.publish import registry
 from drp.publish.snapshots import PublishError, export_published, publication, published_lake
@@ -61,7 +61,7 @@ def _orders_on(con: Any, day: date) -> int:
 
 def _latest_publication(settings: Settings) -> registry.Publication | None:
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        return registry.latest(conn)
+        return registry.latest(conn, lake_identity(settings))
 
 
 def _audit(settings: Settings, run_id: str) -> list[tuple[Any, ...]]:

@@ -22,6 +22,12 @@ LAKE = "lake"
 """The alias the lake is attached under, in our connections and in dbt's."""
 
 
+def lake_identity(settings: Settings) -> str:
+    """Which lake this is (its catalog database and data path): snapshot ids are only
+    meaningful within one lake, so publications are recorded and read per lake."""
+    return f"{settings.lake_catalog_db} {settings.lake_data_path}"
+
+
 def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 

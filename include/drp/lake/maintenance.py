@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from drp.lake.connection import LAKE, current_version, lake, sql_literal
+from drp.lake.connection import LAKE, current_version, lake, lake_identity, sql_literal
 from drp.publish import registry
 from drp.settings import Settings
 
@@ -41,8 +41,8 @@ def expirable_snapshots(settings: Settings, conn: Any, now: datetime | None = No
     now = now or datetime.now(UTC)
     since = now - timedelta(days=settings.lake_snapshot_retention_days)
     with psycopg.connect(settings.postgres_conninfo()) as pg:
-        kept = registry.kept_lake_snapshots(pg, since)
-        newest = registry.latest_lake_snapshot(pg)
+        kept = registry.kept_lake_snapshots(pg, lake_identity(settings), since)
+        newest = registry.latest_lake_snapshot(pg, lake_identity(settings))
     if newest is None:
         return []  # nothing published: nothing to keep track of yet
     head = current_version(conn)

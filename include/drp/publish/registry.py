@@ -1,7 +1,9 @@
-"""Every statement on `ops.published_snapshots` (migration 0300), the lake's publication manifest.
+"""Every statement on `ops.published_snapshots` (migrations 0300, 0301), the lake's publication
+manifest.
 
-Callers pass an open psycopg connection; `record` commits nothing itself, so the caller's
-transaction is the atomic publish.
+Callers pass an open psycopg connection and the lake's identity
+(`drp.lake.connection.lake_identity`): snapshot ids mean something only within one lake.
+`record` commits nothing itself, so the caller's transaction is the atomic publish.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ _COLUMNS = "id, snapshot_date, run_id, lake_snapshot_id, marts, details, publish
 
 def record(
     conn: psycopg.Connection[Any],
+    lake: str,
     *,
     snapshot_date: date,
     run_id: str,
@@ -43,11 +46,12 @@ def record(
     """Insert the publication; a retry of the same run returns the row it already wrote."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            f"""insert into ops.published_snapshots (snapshot_date, run_id, lake_snapshot_id, marts, details)
-                values (%s, %s, %s, %s, %s)
+            f"""insert into ops.published_snapshots
+                    (lake, snapshot_date, run_id, lake_snapshot_id, marts, details)
+                values (%s, %s, %s, %s, %s, %s)
                 on conflict (run_id) do nothing
                 returning {_COLUMNS}""",
-            (snapshot_date, run_id, lake_snapshot_id, Jsonb(marts), Jsonb(details)),
+            (lake, snapshot_date, run_id, lake_snapshot_id, Jsonb(marts), Jsonb(details)),
         )
         row = cur.fetchone()
         if row is None:
@@ -57,45 +61,52 @@ def record(
     return Publication(**row)
 
 
-def latest(conn: psycopg.Connection[Any], snapshot_date: date | None = None) -> Publication | None:
+def latest(conn: psycopg.Connection[Any], lake: str, snapshot_date: date | None = None) -> Publication | None:
     """The newest publication of `snapshot_date` (of any date when None)."""
-    where, args = ("where snapshot_date = %s", (snapshot_date,)) if snapshot_date else ("", ())
+    where, args = ("and snapshot_date = %s", (lake, snapshot_date)) if snapshot_date else ("", (lake,))
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"select {_COLUMNS} from ops.published_snapshots {where} order by id desc limit 1", args)
+        cur.execute(
+            f"select {_COLUMNS} from ops.published_snapshots "
+            f"where lake = %s {where} order by id desc limit 1",
+            args,
+        )
         row = cur.fetchone()
     return Publication(**row) if row else None
 
 
-def latest_lake_snapshot(conn: psycopg.Connection[Any]) -> int | None:
+def latest_lake_snapshot(conn: psycopg.Connection[Any], lake: str) -> int | None:
     """The newest lake snapshot ever published: what the lake's head must equal between runs."""
-    row = conn.execute("select max(lake_snapshot_id) from ops.published_snapshots").fetchone()
+    row = conn.execute(
+        "select max(lake_snapshot_id) from ops.published_snapshots where lake = %s", (lake,)
+    ).fetchone()
     return int(row[0]) if row and row[0] is not None else None
 
 
-def current_by_date(conn: psycopg.Connection[Any]) -> list[Publication]:
+def current_by_date(conn: psycopg.Connection[Any], lake: str) -> list[Publication]:
     """Each date's current publication (its newest row), oldest date first."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             f"""select distinct on (snapshot_date) {_COLUMNS} from ops.published_snapshots
-                order by snapshot_date, id desc"""
+                where lake = %s order by snapshot_date, id desc""",
+            (lake,),
         )
         return [Publication(**row) for row in cur.fetchall()]
 
 
-def kept_lake_snapshots(conn: psycopg.Connection[Any], since: datetime) -> set[int]:
+def kept_lake_snapshots(conn: psycopg.Connection[Any], lake: str, since: datetime) -> set[int]:
     """Lake snapshots that maintenance must keep: every date's current publication published
     since `since`, and the newest publication whatever its age (the head restores to it)."""
     rows = conn.execute(
         """select lake_snapshot_id from (
                select distinct on (snapshot_date) lake_snapshot_id, published_at
-               from ops.published_snapshots order by snapshot_date, id desc) current
+               from ops.published_snapshots where lake = %s order by snapshot_date, id desc) current
            where published_at >= %s
-           union select max(lake_snapshot_id) from ops.published_snapshots""",
-        (since,),
+           union select max(lake_snapshot_id) from ops.published_snapshots where lake = %s""",
+        (lake, since, lake),
     ).fetchall()
     return {int(r[0]) for r in rows if r[0] is not None}
 
 
-def forget_all(conn: psycopg.Connection[Any]) -> int:
-    """Delete every publication (the lake they point into is gone); returns how many."""
-    return conn.execute("delete from ops.published_snapshots").rowcount
+def forget_all(conn: psycopg.Connection[Any], lake: str) -> int:
+    """Delete every publication of `lake` (it is gone); returns how many."""
+    return conn.execute("delete from ops.published_snapshots where lake = %s", (lake,)).rowcount

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from drp.errors import PlatformError
-from drp.lake.connection import lake, open_lake, sql_literal
+from drp.lake.connection import lake, lake_identity, open_lake, sql_literal
 from drp.lake.rollback import restore_message
 from drp.publish import registry
 from drp.publish.layout import MART_SCHEMA, export_file
@@ -82,9 +82,9 @@ def publish_snapshot(
     models = published_marts() if models is None else models
     started = time.monotonic()
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        newest = registry.latest_lake_snapshot(conn)
+        newest = registry.latest_lake_snapshot(conn, lake_identity(settings))
         if newest is not None and lake_snapshot_id < newest:
-            already = registry.latest(conn)
+            already = registry.latest(conn, lake_identity(settings))
             if not (already and already.run_id == run_id):
                 raise PublishError(
                     f"lake snapshot {lake_snapshot_id} is older than the published snapshot {newest}: "
@@ -100,6 +100,7 @@ def publish_snapshot(
     with psycopg.connect(settings.postgres_conninfo()) as conn, conn.transaction():
         publication = registry.record(
             conn,
+            lake_identity(settings),
             snapshot_date=snapshot_date,
             run_id=run_id,
             lake_snapshot_id=lake_snapshot_id,
@@ -140,7 +141,7 @@ def _check_descends(settings: Settings, published: int, candidate: int) -> None:
 def publication(settings: Settings, snapshot_date: date | None = None) -> registry.Publication:
     """The current publication of `snapshot_date` (the newest of any date when None)."""
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        found = registry.latest(conn, snapshot_date)
+        found = registry.latest(conn, lake_identity(settings), snapshot_date)
     if found is None:
         what = f"for {snapshot_date.isoformat()}" if snapshot_date else "yet"
         raise PublishError(f"nothing published {what}: see `drp snapshot list`")
@@ -150,7 +151,7 @@ def publication(settings: Settings, snapshot_date: date | None = None) -> regist
 def publications(settings: Settings) -> list[registry.Publication]:
     """Each published date's current publication, oldest first."""
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        return registry.current_by_date(conn)
+        return registry.current_by_date(conn, lake_identity(settings))
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import psycopg
 
+from drp.lake.connection import lake_identity
 from drp.publish import registry
 from drp.settings import Settings
 from drp.storage.object_store import client
@@ -47,7 +48,7 @@ def reset_orphaned_lake(settings: Settings, admin_dsn: str) -> str | None:
     drop_database(admin_dsn, settings.lake_catalog_db)
     create_database(admin_dsn, settings.lake_catalog_db, settings.postgres_user)
     with psycopg.connect(settings.postgres_conninfo()) as conn, conn.transaction():
-        forgotten = registry.forget_all(conn)
+        forgotten = registry.forget_all(conn, lake_identity(settings))
     return (
         f"the lake catalog {settings.lake_catalog_db} listed {files} data files that are not in "
         f"{settings.lake_data_path} (a new object store): reset it and forgot {forgotten} publications; "
@@ -62,7 +63,7 @@ def describe(settings: Settings) -> str:
     with lake(settings, read_only=True) as con:
         head = current_version(con)
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        newest = registry.latest(conn)
+        newest = registry.latest(conn, lake_identity(settings))
     published = (
         f"newest publication {newest.snapshot_date} at snapshot {newest.lake_snapshot_id}"
         if newest

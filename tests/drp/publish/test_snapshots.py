@@ -149,3 +149,12 @@ def test_a_snapshot_built_after_a_restore_past_a_newer_publication_is_refused(ow
         "fct_orders": 710,
         "dim_products": 20,
     }
+
+
+def test_publications_belong_to_their_lake(own: Settings) -> None:
+    """Snapshot ids are numbers within one lake: another lake sees none of this lake's days."""
+    assert publications(own)
+    other = own.model_copy(update={"lake_data_prefix": f"{own.lake_data_prefix}-other"})
+    assert publications(other) == []
+    with pytest.raises(PublishError, match="nothing published yet"):
+        publication(other)
