@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
 from minio.error import S3Error
@@ -60,8 +61,22 @@ class UpReport:
 
 
 def _local_admin_dsn(settings: Settings) -> str:
-    data = postgres.local_data_dir(settings)
-    return f"host={data} port={settings.postgres_port} user=postgres dbname=postgres"
+    """The superuser DSN of the project-local cluster: its socket (trust), as a postgresql:// URL."""
+    data = postgres.local_data_dir(settings).resolve()
+    return f"postgresql://postgres@/postgres?host={quote(str(data), safe='/')}&port={settings.postgres_port}"
+
+
+def expose_local_admin_dsn(settings: Settings, env_file: Path) -> Settings:
+    """Write the local cluster's admin DSN to `.env`, so tests and tools reach it like a server's.
+
+    Without it, everything that creates databases through DRP_POSTGRES_ADMIN_DSN (the isolated
+    databases of the transform, quality and lake tests) would find nothing answering there.
+    """
+    dsn = _local_admin_dsn(settings)
+    if settings.postgres_admin_dsn == dsn:
+        return settings
+    set_env_value(env_file, "DRP_POSTGRES_ADMIN_DSN", dsn)
+    return settings.model_copy(update={"postgres_admin_dsn": dsn})
 
 
 def postgres_mode(settings: Settings, sup: Supervisor) -> str:
@@ -259,7 +274,8 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
 
     if mode == "local":
         sup.start("postgres")
-        admin_dsn = _local_admin_dsn(settings)
+        settings = expose_local_admin_dsn(settings, env_file_path())
+        admin_dsn = settings.postgres_admin_dsn
         while not postgres.answers(admin_dsn):
             if time.monotonic() > deadline:
                 raise StackError(

@@ -15,7 +15,8 @@ import pytest
 from drp.db import migrate
 from drp.settings import Settings
 from drpctl.stack import postgres
-from drpctl.stack.native import _local_admin_dsn
+from drpctl.stack.native import _local_admin_dsn, expose_local_admin_dsn
+from drpctl.stack.secrets import read_env_file
 from drpctl.stack.supervisor import Supervisor, programs, render_config
 
 pytestmark = pytest.mark.integration
@@ -56,11 +57,17 @@ def test_local_cluster_is_created_supervised_and_migrated(settings: Settings, st
     sup.start_daemon(render_config(local, pg_only))
     try:
         sup.start("postgres")
-        admin = _local_admin_dsn(local)
+        env_file = state / ".env"
+        env_file.write_text("DRP_POSTGRES_ADMIN_DSN=postgresql://postgres@127.0.0.1:1/postgres\n")
+        local = expose_local_admin_dsn(local, env_file)
+        admin = local.postgres_admin_dsn
+        # The admin DSN that tests and tools read from .env is the local cluster's now.
+        assert read_env_file(env_file)["DRP_POSTGRES_ADMIN_DSN"] == admin == _local_admin_dsn(local)
         for _ in range(100):
             if postgres.answers(admin):
                 break
             time.sleep(0.1)
+        assert postgres.answers(admin)
         postgres.ensure_role_and_databases(local, admin)
         postgres.ensure_role_and_databases(local, admin)  # idempotent
         migrate.upgrade(local)
