@@ -10,11 +10,13 @@ DRP := $(VENV)/bin/drp
 PYTEST_ARGS ?=
 PY_DIRS := include dags plugins tests bench
 DATE ?=
+RUNS ?= 3
+SEED ?= 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help install up down status logs run backfill test test-e2e test-unit lint format docs bench clean
+.PHONY: help install up down status logs run backfill chaos test test-e2e test-unit lint format docs bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -77,3 +79,6 @@ clean: down ## Stop the stack and delete local state (.drp: databases of a local
 
 backfill: up ## Run the pipeline for each day START..END inclusive (START=YYYY-MM-DD END=YYYY-MM-DD)
 	$(DRP) backfill --start $(START) --end $(END)
+
+chaos: up ## Chaos campaign: RUNS daily runs under random faults from SEED, invariants checked (RUNS=3 SEED=1)
+	$(VENV)/bin/python -m drpctl.chaos --runs $(RUNS) --seed $(SEED)

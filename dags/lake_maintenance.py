@@ -3,8 +3,11 @@
 
 Daily, after the night's run: merge small Parquet files, expire catalog snapshots nobody may read
 any more (published days stay exportable for `DRP_LAKE_SNAPSHOT_RETENTION_DAYS`), then delete the
-files of expired snapshots and orphans of crashed writers. Each task's result is written to
-`ops.pipeline_flow_audit`. Logic: `drp.lake.maintenance`; this file only wires it.
+files of expired snapshots and orphans of crashed writers. Alongside, purge the raw rows of
+batches superseded or held for longer than `DRP_RAW_SUPERSEDED_RETENTION_DAYS` (their archives
+stay; `ops.ingest_batches` records each purge). Each task's result is written to
+`ops.pipeline_flow_audit`. Logic: `drp.lake.maintenance`, `drp.ingest.retention`; this file only
+wires it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, task
 
+from drp.ingest import retention
 from drp.lake import maintenance
 from drp.monitoring import flow_audit
 from drp.pools import WAREHOUSE_POOL
@@ -57,7 +61,12 @@ def lake_maintenance() -> None:
     def cleanup_files() -> dict[str, Any]:
         return maintenance.cleanup_files(get_settings())
 
+    @task
+    def purge_superseded_raw() -> dict[str, Any]:
+        return retention.purge_superseded_raw(get_settings())
+
     compact() >> expire_snapshots() >> cleanup_files()
+    purge_superseded_raw()
 
 
 lake_maintenance()

@@ -6,16 +6,22 @@ validated, published snapshots:
 
 1. **extract + load raw**: customers, products and orders into Postgres `raw` (exactly once per
    interval; invalid records quarantined with their reason; each batch archived to the object store);
+   `source_freshness` then runs `dbt source freshness` for the interval: a source behind alerts,
+   a stale one also blocks publish;
 2. **transform**: `prepare_warehouse` restores the lake's head to the last published snapshot,
    then one `dbt build` of staging and marts into the lake (DuckLake: catalog in Postgres,
-   Parquet in the object store; Cosmos watcher mode: one dbt process, a sensor per model and test);
+   Parquet in the object store; Cosmos watcher mode: one dbt process, a sensor per model and test).
+   The build retries (a killed scheduler or worker): each retry restores the head to the published
+   snapshot again and reruns the whole build (`drp.transform.retryable_build`, ADR 0004);
 3. **quality gate**: Great Expectations suites on the lake snapshot the build made (consumers do
    not see it yet); a critical failure stops the run here;
 4. **publish**: that snapshot becomes the day's published state in one insert into
    `ops.published_snapshots` (consumers read marts at it by time travel; nothing is copied).
+   A day not published by `publish_deadline_utc` (06:00 UTC) after its interval alerts (a deadline alert).
 
-Every task and the run itself are written to `ops.pipeline_flow_audit`; a failed run alerts the
-configured webhook. Trigger-form params: `full_refresh`, an interval override, and generator
+Every task try and the run itself are written to `ops.pipeline_flow_audit` (a try whose process
+died by the `drp_audit` listener plugin); a failed run alerts the configured webhook, naming every
+failed task. Trigger-form params: `full_refresh`, an interval override, and generator
 `faults` (for drills). All logic lives in `include/drp/`; this file only wires it.
 """
 
@@ -34,9 +40,10 @@ from cosmos.constants import PRODUCER_WATCHER_TASK_ID, ExecutionMode, Invocation
 from drp import tasks
 from drp.assets import published_asset_uri, raw_asset_uri
 from drp.intervals import resolve_interval
-from drp.monitoring import flow_audit
+from drp.monitoring import deadlines, flow_audit
+from drp.monitoring.freshness import SourceStaleError
 from drp.pools import WAREHOUSE_POOL
-from drp.quality.errors import QualityGateError
+from drp.quality.errors import QualityGateError, ReconciliationError
 from drp.settings import load_settings
 from drp.transform.dbt_runner import (
     DBT_MANIFEST_PATH,
@@ -46,6 +53,7 @@ from drp.transform.dbt_runner import (
     dbt_executable,
 )
 from drp.transform.manifest import published_marts
+from drp.transform.retryable_build import use_retryable_producer
 from drp_domain import ENTITIES
 
 # Parse time: names only (hosts, buckets), no secrets and no network.
@@ -88,7 +96,9 @@ def _start_sensors_after_build(group: DbtTaskGroup) -> None:
 
     The UI still shows one task per model and test, with its own status and log. A sensor that
     starts before the build would only poll (each poll a task process), and under `dag.test()`,
-    which runs tasks one at a time, an early sensor wedges the run.
+    which runs tasks one at a time, an early sensor wedges the run. It also makes the build
+    retryable: while the producer is up for retry its sensors have not started, so they read the
+    statuses of the try that succeeded and never fall back to running dbt themselves.
 
     Cosmos has no option for this: it puts the producer upstream of the root nodes only in a
     `DbtDag` (`cosmos.airflow.graph._add_watcher_dependencies`), never in a `DbtTaskGroup`.
@@ -108,6 +118,8 @@ def _start_sensors_after_build(group: DbtTaskGroup) -> None:
     default_args=default_args,
     on_success_callback=flow_audit.on_dag_success,
     on_failure_callback=flow_audit.on_dag_failure,
+    # "Published by HH:MM UTC" (publish_deadline_utc): a run not done by then alerts.
+    deadline=deadlines.publish_deadline(SETTINGS),
     tags=["drp", "elt", "daily"],
     doc_md=__doc__,
     params={
@@ -174,6 +186,8 @@ def orders_elt_daily() -> None:
                 # The lake head's one writer. Only the producer: the sensors wait on it, and in
                 # the one-slot pool they would hold the slot it needs.
                 "pool": WAREHOUSE_POOL,
+                # A retry reruns the whole build on the restored head (use_retryable_producer).
+                "retries": 2,
                 # dbt's results outlive Cosmos's temporary copy of the project.
                 "callback": tasks.push_dbt_summary,
             },
@@ -188,10 +202,12 @@ def orders_elt_daily() -> None:
             "deferrable": True,
             "poke_interval": 5,
         },
-        # No retries in the group: Cosmos skips a retried producer (one build per run), and a
-        # retried sensor would run dbt itself, outside the warehouse pool.
+        # No retries for the sensors: a retried sensor would run dbt itself, outside the
+        # warehouse pool. The producer retries (setup_operator_args) and rebuilds everything.
         default_args={**default_args, "retries": 0},
     )
+    # Cosmos's producer skips itself on a retry; ours restores the lake head and rebuilds.
+    use_retryable_producer(transform.tasks_map[PRODUCER_WATCHER_TASK_ID])
     _start_sensors_after_build(transform)
 
     # Runs when the build was skipped too (a cleared run), to fail loudly instead of publishing nothing.
@@ -216,8 +232,9 @@ def orders_elt_daily() -> None:
         start, end = _interval(params, data_interval_start, data_interval_end)
         try:
             return tasks.quality_gate(run_id, start, end)
-        except QualityGateError as exc:
-            # Data that broke a critical expectation will break it again: fail now, no retries.
+        except (QualityGateError, ReconciliationError) as exc:
+            # Data that broke a critical expectation, or that disagrees with raw, will do so
+            # again: fail now, no retries.
             raise AirflowFailException(str(exc)) from exc
 
     @task(outlets=MART_ASSETS)
@@ -230,16 +247,34 @@ def orders_elt_daily() -> None:
         data_interval_start: datetime | None,
         data_interval_end: datetime | None,
     ) -> dict[str, Any]:
-        start, _end = _interval(params, data_interval_start, data_interval_end)
+        start, end = _interval(params, data_interval_start, data_interval_end)
         details = {"dbt": dbt_summary, "quality": quality}
-        return tasks.publish(run_id, start, quality["lake_snapshot_id"], details=details)
+        try:
+            return tasks.publish(run_id, start, quality["lake_snapshot_id"], details=details, end=end)
+        except ReconciliationError as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    @task
+    def source_freshness(
+        *,
+        params: dict[str, Any],
+        data_interval_start: datetime | None,
+        data_interval_end: datetime | None,
+    ) -> dict[str, Any]:
+        start, end = _interval(params, data_interval_start, data_interval_end)
+        try:
+            return tasks.source_freshness(start, end)
+        except SourceStaleError as exc:
+            # The data of the interval will be as stale on a retry: fail now.
+            raise AirflowFailException(str(exc)) from exc
 
     loads = [load.override(task_id=f"load_{e}", outlets=[RAW_ASSETS[e]])(e.value) for e in ENTITIES]
     warehouse = prepare_warehouse(*loads)
     dbt_summary = dbt_results()
     gate = quality_gate()
     warehouse >> transform >> dbt_summary >> gate
-    publish(dbt_summary, gate)
+    # Alongside the transform: a stale source (error) stops the run before it publishes.
+    loads >> source_freshness() >> publish(dbt_summary, gate)
 
 
 orders_elt_daily()

@@ -124,8 +124,38 @@ class Settings(BaseSettings):
     dbt_threads: int | None = Field(default=None, ge=1)
     duckdb_memory_limit: str = Field(default="4GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
 
-    # Alerting.
+    # --- Ingestion thresholds and raw retention (drp.ingest.thresholds, drp.ingest.retention) ---
+    # A batch past a threshold is refused: it is kept (`held`) and the interval's live batch stays
+    # live; a first load still goes live. Shares are of the records received.
+    ingest_max_quarantined_share: float = Field(default=0.20, ge=0.0, le=1.0)
+    # Above this share the load succeeds but reports a warning (alerted).
+    ingest_warn_quarantined_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    # A contract field missing (`missing_field:<f>`) from more than this share of records.
+    ingest_max_missing_field_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Volume of a one-day load against the median of the same weekday's live one-day batches in
+    # the last `ingest_volume_history_weeks` weeks; checked only with at least
+    # `ingest_volume_min_history` such batches and a median of at least `ingest_volume_min_median`
+    # records (a dimension's few daily changes are too noisy for a ratio).
+    ingest_volume_min_ratio: float = Field(default=0.5, ge=0.0)
+    ingest_volume_max_ratio: float = Field(default=2.0, ge=1.0)
+    ingest_volume_history_weeks: int = Field(default=4, ge=1)
+    ingest_volume_min_history: int = Field(default=3, ge=1)
+    ingest_volume_min_median: int = Field(default=50, ge=1)
+    # Raw rows of superseded (`replaced`) and `held` batches are purged this many days after they
+    # were set aside; their archive objects stay (`drp replay` reads them).
+    raw_superseded_retention_days: int = Field(default=30, ge=0)
+
+    # --- Data contracts (drp.ingest.contract) ---
+    # The directory of the source's contracts (`<entity>.yml`): the load and `drp replay` check
+    # records against them. Default: the ones shipped in the package.
+    contracts_dir: Path = Path(__file__).resolve().parent / "contracts"
+
+    # --- Alerting (drp.monitoring.alerts; every alert is recorded in ops.alerts) ---------------
+    # Slack-compatible incoming webhook the alerts are posted to (empty: recorded, not sent).
     alert_webhook_url: str = ""
+    # A day must be published by this time (UTC) after its data interval ends, else Airflow's
+    # deadline alert fires (drp.monitoring.deadlines). "06:00": the morning after the day.
+    publish_deadline_utc: str = Field(default="06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
     @field_validator("postgres_admin_dsn")
     @classmethod

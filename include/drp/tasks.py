@@ -22,20 +22,64 @@ HISTORY_WORKERS = 4
 
 
 def dbt_interval(
-    start: datetime, end: datetime, loads: list[dict[str, Any]], high_water: datetime | None = None
+    start: datetime,
+    end: datetime,
+    loads: list[dict[str, Any]],
+    high_water: datetime | None = None,
+    stale_from: datetime | None = None,
 ) -> tuple[datetime, datetime]:
     """The interval dbt must (re)build: the run's, widened back to raw the warehouse has not seen.
 
-    Incremental models only pick up raw rows of the interval they are given. Two kinds of raw
+    Incremental models only pick up raw rows of the interval they are given. Three kinds of raw
     would otherwise never reach the warehouse: history days loaded by this run (a dimension's
-    first load), and batches between the warehouse's high-water mark (the end of the latest
+    first load); batches between the warehouse's high-water mark (the end of the latest
     interval it holds) and this run, e.g. dimension days loaded by a run for a later day into
-    another warehouse, or a run for a later day after a gap.
+    another warehouse, or a run for a later day after a gap; and intervals whose live batch
+    changed after the head was built (`stale_from`: a rerun that loaded a new batch, then failed
+    before publishing, so the head was restored to rows of the batch it superseded).
     """
     earliest = [to_utc(load["history_from"]) for load in loads if load.get("history_from")]
     if high_water is not None and high_water < start:
         earliest.append(to_utc(high_water))
+    if stale_from is not None:
+        earliest.append(to_utc(stale_from))
     return (min([start, *earliest]), end)
+
+
+def warehouse_stale_from(settings: Settings) -> datetime | None:
+    """The start of the earliest interval whose rows at the lake's head come from a batch that
+    is no longer live (None when the head holds live batches only, or nothing yet)."""
+    import duckdb
+    import psycopg
+
+    from drp.ingest.registry import live_batch_ids
+    from drp.lake.connection import lake
+
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        live = [str(batch_id) for batch_id in live_batch_ids(conn)]
+    with lake(settings, read_only=True) as con:
+        try:
+            tables = [
+                row[0]
+                for row in con.execute(
+                    "select table_name from duckdb_columns() where database_name = current_database() "
+                    "and schema_name = 'staging' and column_name in ('batch_id', 'batch_interval_start') "
+                    "group by table_name having count(*) = 2 order by table_name"
+                ).fetchall()
+            ]
+            if not tables:
+                return None
+            rows = " union all ".join(
+                f"select batch_id, batch_interval_start from staging.{name}" for name in tables
+            )
+            row = con.execute(
+                f"select min(batch_interval_start) from ({rows}) "
+                "where not list_contains(?::varchar[], batch_id::varchar)",
+                [live],
+            ).fetchone()
+        except duckdb.CatalogException:
+            return None
+    return row[0] if row and row[0] is not None else None
 
 
 def warehouse_high_water(settings: Settings) -> datetime | None:
@@ -59,17 +103,40 @@ def ingest(
     *,
     faults: dict[str, str] | None = None,
     settings: Settings | None = None,
+    source_system: str | None = None,
 ) -> dict[str, Any]:
     """Extract one entity's window from the generator API into Postgres raw (exactly once).
 
     For a dimension, first load any day of its history (since `source_history_start`) that no
     live batch covers yet, so facts never reference customers or products the platform never saw.
+
+    A batch past an ingestion threshold (`drp.ingest.thresholds`) fails the task without retries
+    (`AirflowFailException`): a retry would fetch the same broken data. `warnings` lists what is
+    worth an alert without failing (e.g. quarantined share above the warning share).
+
+    Alerts (`drp.monitoring.alerts`): a rejected batch, naming its causes; schema drift and a
+    quarantined share above the warning share of a load that stands.
     """
-    from drp.ingest.loader import load_interval
+    from drp.ingest.errors import BatchRejectedError
+    from drp.ingest.loader import DEFAULT_SOURCE, load_interval
+    from drp.monitoring.alerts import alert_on_load, alert_on_rejected
 
     settings = settings or get_settings()
-    history = load_missing_history(settings, entity, before=start) if entity in DIMENSIONS else []
-    result = load_interval(settings, entity, start, end, faults=faults or None)
+    source = source_system or DEFAULT_SOURCE
+    try:
+        history = (
+            load_missing_history(settings, entity, before=start, source_system=source)
+            if entity in DIMENSIONS
+            else []
+        )
+        result = load_interval(settings, entity, start, end, faults=faults or None, source_system=source)
+    except BatchRejectedError as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        alert_on_rejected(settings, exc)
+        raise AirflowFailException(str(exc)) from exc
+    for loaded in (*history, result):  # drift and quarantine warnings: alerted, the load stands
+        alert_on_load(settings, loaded)
     return {
         "history_from": min(r.start for r in history).isoformat() if history else None,
         "history_days_loaded": len(history),
@@ -84,6 +151,7 @@ def ingest(
         "duplicates": result.duplicates,
         "drift": result.drift,
         "archive_key": result.archive_key,
+        "warnings": [*(w for r in history for w in r.warnings), *result.warnings],
     }
 
 
@@ -153,7 +221,9 @@ def prepare_warehouse(
         "tables_dropped": restored.tables_dropped,
     }
     if start is not None and end is not None:
-        dbt_start, dbt_end = dbt_interval(start, end, loads or [], warehouse_high_water(settings))
+        dbt_start, dbt_end = dbt_interval(
+            start, end, loads or [], warehouse_high_water(settings), warehouse_stale_from(settings)
+        )
         result |= {"dbt_interval_start": dbt_start.isoformat(), "dbt_interval_end": dbt_end.isoformat()}
     return result
 
@@ -208,9 +278,9 @@ def dbt_run_results(summary: dict[str, Any] | None) -> dict[str, Any]:
     """The dbt build's summary the producer left for this try of the run, or a clear error."""
     if not summary:
         raise DbtBuildMissingError(
-            "the dbt build did not run in this try of the run: the Cosmos watcher producer skips "
-            "itself when a run is cleared or retried. Trigger a new run for the day instead "
-            "(`make run DATE=YYYY-MM-DD` replaces the day's run)."
+            "the dbt build did not run in this try of the run (its producer task was skipped or "
+            "its summary is missing). Clear `transform.dbt_producer_watcher` (it rebuilds from the "
+            "published head) or trigger a new run for the day (`make run DATE=YYYY-MM-DD`)."
         )
     return summary
 
@@ -218,13 +288,20 @@ def dbt_run_results(summary: dict[str, Any] | None) -> dict[str, Any]:
 def quality_gate(
     run_id: str, start: datetime, end: datetime, *, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """The blocking Great Expectations gate; raises on a critical failure, alerts on warnings."""
+    """The blocking gate: Great Expectations on the build's lake snapshot, then reconciliation of
+    that snapshot with raw's live batches of the interval. Raises on a critical failure or a
+    disagreement (alerted), alerts on warnings."""
     from drp.monitoring.alerts import send_alert
     from drp.quality.gate import run_quality_gate
+    from drp.quality.reconcile import check_run
 
     settings = settings or get_settings()
     report = run_quality_gate(settings, run_id=run_id, data_interval_start=start, data_interval_end=end)
     summary = report.as_dict()
+    if report.lake_snapshot_id is not None:
+        summary["reconciliation"] = check_run(
+            settings, run_id, start, end, lake_snapshot_id=report.lake_snapshot_id
+        )
     warnings = summary["warning_failures"]
     if warnings:
         send_alert(
@@ -244,16 +321,29 @@ def publish(
     *,
     details: dict[str, Any] | None = None,
     settings: Settings | None = None,
+    end: datetime | None = None,
 ) -> dict[str, Any]:
-    """Publish the lake snapshot the gate validated as the interval's day (`drp.publish`)."""
+    """Publish the lake snapshot the gate validated as the interval's day (`drp.publish`), then
+    verify that the day's publication reconciles with raw's live batches of `[start, end)`
+    (default: the day), raising (alerted) if it does not."""
     from drp.publish.snapshots import publish_snapshot
+    from drp.quality.reconcile import check_run
 
+    settings = settings or get_settings()
     result = publish_snapshot(
-        settings or get_settings(),
+        settings,
         start.date(),
         run_id=run_id,
         lake_snapshot_id=lake_snapshot_id,
         details=details,
+    )
+    reconciliation = check_run(
+        settings,
+        run_id,
+        start,
+        end or start + timedelta(days=1),
+        lake_snapshot_id=result.lake_snapshot_id,
+        published=True,
     )
     return {
         "records_processed": sum(result.rows.values()),
@@ -261,4 +351,21 @@ def publish(
         "lake_snapshot_id": result.lake_snapshot_id,
         "rows": result.rows,
         "marts": result.marts,
+        "reconciliation": reconciliation,
+    }
+
+
+def source_freshness(start: datetime, end: datetime, *, settings: Settings | None = None) -> dict[str, Any]:
+    """The sources' freshness for the interval (`drp.monitoring.freshness`).
+
+    Warnings are alerted and the run goes on; a source past its `error_after` is alerted and
+    raises `SourceStaleError`, so the run does not publish.
+    """
+    from drp.monitoring.freshness import check_source_freshness
+
+    sources = check_source_freshness(settings or get_settings(), start, end)
+    return {
+        "records_processed": 0,
+        "sources": {s.source: s.status for s in sources},
+        "max_loaded_at": {s.source: s.max_loaded_at for s in sources},
     }

@@ -19,6 +19,7 @@ import typer
 from drp.errors import ConfigError, PlatformError
 from drpctl.ingest_cli import app as ingest_app
 from drpctl.quality_cli import app as quality_app
+from drpctl.replay_cli import replay
 from drpctl.snapshot_cli import app as snapshot_app
 from drpctl.snapshot_cli import export
 
@@ -32,6 +33,7 @@ app.add_typer(ingest_app, name="ingest", help="Load an entity's window from the 
 app.add_typer(quality_app, name="quality", help="Maintain the GX project generated from suites.py.")
 app.add_typer(snapshot_app, name="snapshot", help="Published days of the lake (`drp snapshot list`).")
 app.command("export")(export)
+app.command("replay", help="Re-ingest an interval from the archive or quarantine, without the API.")(replay)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -82,6 +82,7 @@ def ingest(
     # Imported here, not at the top: `drp` loads this module on every call (`--help` included),
     # and the ingest client and loader take about 2 s to import.
     from drp.ingest.client import ClientConfig
+    from drp.ingest.errors import BatchRejectedError
     from drp.ingest.loader import load_interval
     from drp.settings import load_settings
 
@@ -110,6 +111,16 @@ def ingest(
                 api_base_url=api_url, faults=faults or None, client_config=config,
                 source_system=source_system,
             )  # fmt: skip
+        except BatchRejectedError as exc:
+            # Committed (nothing lost) but refused as the interval's live data, or live and broken.
+            failed += 1
+            status = "held" if exc.held else "rejected_live"
+            if as_json:
+                body = exc.result.as_dict() if exc.result is not None else {"entity": name.value}
+                typer.echo(json.dumps({**body, "status": status, "error": str(exc)}))
+            else:
+                typer.secho(f"REJECTED ({status}) {exc}", fg=typer.colors.RED, err=True)
+            continue
         except PlatformError as exc:
             failed += 1
             if as_json:

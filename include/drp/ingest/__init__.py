@@ -7,10 +7,17 @@ See docs/ingestion.md.
 from __future__ import annotations
 
 from drp.ingest.client import ClientConfig
-from drp.ingest.errors import IngestError, IntegrityError, IntervalConflictError, SourceError
+from drp.ingest.errors import (
+    BatchRejectedError,
+    IngestError,
+    IntegrityError,
+    IntervalConflictError,
+    SourceError,
+)
 from drp.ingest.loader import BatchResult, load_interval
 
 __all__ = [
+    "BatchRejectedError",
     "BatchResult",
     "ClientConfig",
     "IngestError",

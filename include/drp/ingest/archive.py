@@ -3,20 +3,24 @@
 Records are spooled to a local gzip file while the load streams (compression runs in a worker
 thread: zlib releases the GIL, so it overlaps the loader's CPU work), then uploaded with
 `fput_object` before the database transaction commits. Memory stays flat whatever the window.
+`read_pages` streams an archive back (`drp replay`), page by page, as decoded records.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
+import orjson
 from minio import Minio
 from minio.error import MinioException
 
@@ -122,3 +126,46 @@ def remove(s3: Minio, bucket: str, key: str) -> None:
         s3.remove_object(bucket, key)
     except (MinioException, OSError, ValueError) as exc:
         log.warning("could not remove orphan archive s3://%s/%s: %s", bucket, key, exc)
+
+
+def decode_line(line: bytes) -> Any:
+    """One archived record. The loader archives what it received re-encoded by orjson, or, for a
+    record orjson cannot encode (a lone surrogate), by `json.dumps`, which orjson cannot read back."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
+
+
+def read_pages(s3: Minio, bucket: str, key: str, *, page_size: int = 5_000) -> Iterator[list[Any]]:
+    """Stream an archive back as pages of decoded records, in the order they were received.
+
+    Raises:
+        ObjectStoreError: the object is missing or unreadable, or a line is not JSON.
+    """
+    try:
+        response = s3.get_object(bucket, key)
+    except (MinioException, OSError, ValueError) as exc:
+        raise ObjectStoreError(f"cannot read the archive: {exc}", bucket=bucket, key=key) from exc
+    try:
+        with gzip.GzipFile(fileobj=response, mode="rb") as src:
+            page: list[Any] = []
+            for number, line in enumerate(src, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    page.append(decode_line(line))
+                except ValueError as exc:
+                    raise ObjectStoreError(
+                        f"archive line {number} is not JSON: {exc}", bucket=bucket, key=key
+                    ) from exc
+                if len(page) >= page_size:
+                    yield page
+                    page = []
+            if page:
+                yield page
+    except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream, or the connection
+        raise ObjectStoreError(f"cannot read the archive: {exc}", bucket=bucket, key=key) from exc
+    finally:
+        response.close()
+        response.release_conn()

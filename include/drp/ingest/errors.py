@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from drp.errors import PlatformError
+
+if TYPE_CHECKING:
+    from drp.ingest.loader import BatchResult
 
 
 def format_window(start: datetime, end: datetime) -> str:
@@ -18,7 +22,8 @@ def _iso(value: datetime) -> str:
 
 
 class IngestError(PlatformError):
-    """A load of one (entity, interval) failed; nothing of it was committed.
+    """A load of one (entity, interval) failed; nothing of it was committed (except for
+    `BatchRejectedError`, whose batch is committed but refused as broken).
 
     Attributes:
         entity: `orders`, `customers` or `products`.
@@ -90,3 +95,42 @@ class IntervalConflictError(IngestError):
 
 class IntegrityError(IngestError):
     """A batch failed its end-of-load checks (e.g. received != loaded + quarantined + duplicates)."""
+
+
+class BatchRejectedError(IngestError):
+    """A load finished but its batch is past a threshold (`drp.ingest.thresholds`): it looks broken.
+
+    The batch is committed either way, so nothing the source sent is lost. When an earlier live
+    batch covers the interval, the new batch is `held` (kept, not live) and the earlier one stays
+    live; a first load goes live, so its quarantine is visible. Retrying fetches the same data:
+    callers should fail without retrying.
+
+    Attributes:
+        violations: one line per threshold passed (also in the message, `; `-separated).
+        warnings: lines below the thresholds worth an alert (e.g. quarantined share above the
+            warning share).
+        held: True when the batch was kept as `held`; False when it went live (first load).
+        kept_live: the live batches that stayed live (empty on a first load).
+        result: the load's `BatchResult` (counts, drift, archive key).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        entity: str,
+        start: datetime,
+        end: datetime,
+        batch_id: UUID | None = None,
+        violations: tuple[str, ...] = (),
+        warnings: tuple[str, ...] = (),
+        held: bool = False,
+        kept_live: tuple[UUID, ...] = (),
+        result: BatchResult | None = None,
+    ) -> None:
+        super().__init__(message, entity=entity, start=start, end=end, batch_id=batch_id)
+        self.violations = violations
+        self.warnings = warnings
+        self.held = held
+        self.kept_live = kept_live
+        self.result = result

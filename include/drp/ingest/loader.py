@@ -12,13 +12,25 @@
    work overlap. Exact duplicates are counted and skipped (`dedupe`); every record received goes
    to the gzip archive spool (a third thread compresses);
 4. uploads the archive to the object store (a failure fails the load);
-5. under a short per-(source, entity) lock, replaces the interval's previous live batch (deletes
-   its raw, line and rejected rows, marks it `replaced`), checks the counts against the database,
-   marks the batch `succeeded`, and commits.
+5. judges the batch against the thresholds (`thresholds`: quarantined share, a contract field
+   missing from most records, volume against the same weekday's history);
+6. under a short per-(source, entity) lock, checks the counts against the database and commits
+   the batch, one of two ways:
+   * it passed the thresholds, or no live batch covers the interval (a first load): the live
+     batches it covers become `replaced` (superseded by it; their raw, line and rejected rows
+     stay: raw is append-only) and it becomes `succeeded` (live);
+   * it is past a threshold and a live batch covers the interval: it becomes `held` (its rows are
+     kept, but it is not live) and the live batch stays live.
+   A batch past a threshold then raises `BatchRejectedError` naming every cause, after the
+   commit (nothing is lost; a retry would fetch the same data).
 
-Any error before the commit rolls everything back, so no partial batch is ever visible, and the
-registry row becomes `failed` with the error. A process killed mid-load leaves a `running` row
-that the next load of that entity marks `failed` (abandoned).
+Any other error before the commit rolls everything back, so no partial batch is ever visible,
+and the registry row becomes `failed` with the error. A process killed mid-load leaves a
+`running` row that the next load of that entity marks `failed` (abandoned).
+
+Raw therefore holds every committed batch; readers select the live ones (`status = 'succeeded'`
+in `ops.ingest_batches`). The raw rows of long-superseded batches are deleted by the retention
+purge (`retention`, through `delete_batch_rows` here), which keeps their archives.
 
 This module owns the `raw` tables (every statement on them is here); every statement on the
 registry, and the advisory locks, are in `registry`, whose docstring lists the calls in order.
@@ -38,10 +50,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 from uuid import UUID, uuid4
@@ -52,20 +64,26 @@ from psycopg import sql
 
 from drp.errors import PlatformError
 from drp.ingest import archive as archive_mod
-from drp.ingest import registry
-from drp.ingest.client import ClientConfig, SourceClient
+from drp.ingest import registry, thresholds
+from drp.ingest.client import ClientConfig, FetchStats, SourceClient
 from drp.ingest.contract import (
     LINES_COLUMNS,
     LINES_TABLE,
-    SPECS,
     EntitySpec,
     check_record,
     expected_fields,
     fast_path,
+    specs,
 )
 from drp.ingest.contract import source_record_id as record_id_of
 from drp.ingest.dedupe import SeenKeys, key64
-from drp.ingest.errors import IngestError, IntegrityError, IntervalConflictError, format_window
+from drp.ingest.errors import (
+    BatchRejectedError,
+    IngestError,
+    IntegrityError,
+    IntervalConflictError,
+    format_window,
+)
 from drp.intervals import to_utc
 from drp.settings import Settings
 from drp.storage import object_store
@@ -89,7 +107,7 @@ _COPY_ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """What one successful load did.
+    """What one committed load did.
 
     Attributes:
         batch_id: the `ops.ingest_batches` id; every row loaded carries it.
@@ -101,7 +119,14 @@ class BatchResult:
         lines_loaded: order lines in `raw.order_lines_raw` (orders only).
         drift: field -> records carrying that field outside the contract.
         archive_key: object key of the gzip NDJSON archive in the raw bucket.
-        replaced: batch ids this load replaced (previous loads of the interval).
+        replaced: batch ids this load superseded (previous live loads of the interval; their
+            rows stay in raw, marked `replaced`).
+        status: `succeeded` (live) or `held` (past a threshold while a live batch covers the
+            interval; only seen through `BatchRejectedError.result`).
+        threshold_violations: the thresholds the batch is past (a load with any raises
+            `BatchRejectedError`).
+        warnings: lines worth an alert that do not fail the load (quarantined share above the
+            warning share).
         transport_failures: failed attempts by kind (`http500`, `http429`, `timeout`,
             `invalid_body`, `transport`, ...), all retried successfully.
         timings: seconds per phase (waiting for the source, processing, waiting for the database,
@@ -129,6 +154,9 @@ class BatchResult:
     duration_seconds: float
     transport_failures: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    status: str = "succeeded"
+    threshold_violations: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view (ids and timestamps as strings), e.g. for an Airflow XCom."""
@@ -139,7 +167,7 @@ class BatchResult:
                 value = str(value)
             elif isinstance(value, datetime):
                 value = value.isoformat()
-            elif name == "replaced":
+            elif isinstance(value, tuple):
                 value = [str(v) for v in value]
             elif isinstance(value, dict):
                 value = dict(value)
@@ -158,6 +186,8 @@ class BatchResult:
             text += " drift=" + ",".join(f"{k}:{v}" for k, v in sorted(self.drift.items()))
         if self.replaced:
             text += f" replaced={len(self.replaced)}"
+        if self.status != "succeeded":
+            text += f" status={self.status}"
         return (
             f"{text} pages={self.pages} retries={self.retries} "
             f"{self.duration_seconds:.1f}s batch={self.batch_id}"
@@ -526,11 +556,15 @@ def load_interval(
     faults: dict[str, str] | None = None,
     client_config: ClientConfig | None = None,
     source_system: str = DEFAULT_SOURCE,
+    records: Iterable[list[Any]] | None = None,
+    replay_of: UUID | None = None,
 ) -> BatchResult:
     """Load `entity` records of `[start, end)` from the source API into Postgres `raw`.
 
-    Loading an interval again replaces its previous batch atomically; a window that contains
-    earlier, smaller batches replaces them all. Counts never double.
+    Loading an interval again supersedes its previous live batch atomically (its rows stay in raw,
+    marked `replaced`); a window that contains earlier, smaller batches supersedes them all.
+    Live counts never double. A batch past a threshold (`thresholds`) does not supersede a live
+    one: it is kept as `held`, and the load raises `BatchRejectedError`.
 
     Args:
         settings: platform settings (Postgres, object store, generator URL and API key).
@@ -541,18 +575,23 @@ def load_interval(
         faults: fault overrides for the generator (`{"http500": "0.2"}`), sent on every request.
         client_config: retry/timeout/paging policy (defaults: `ClientConfig()`).
         source_system: recorded on every row and in the registry.
+        records: pages of decoded records to load instead of calling the API (a replay reads
+            them from the archive or the quarantine); when given, no request is made.
+        replay_of: the batch a replay re-ingests, recorded on the new batch's registry row.
 
     Returns:
         The batch's counts, drift, archive key and timing.
 
     Raises:
+        BatchRejectedError: the batch is past a threshold; it was committed (`held`, or live on
+            a first load) and the message names every cause.
         IngestError: the load failed and nothing of it was committed; the registry row says
             `failed` with the message. `SourceError` (API unreachable or retry budget exhausted),
             `IntervalConflictError` (window partially overlaps a live batch) and `IntegrityError`
             (counts do not reconcile) are subclasses.
         ValueError: unknown entity, naive datetimes or an empty interval.
     """
-    spec = SPECS[Entity(entity)]
+    spec = specs(settings.contracts_dir)[Entity(entity)]
     start = to_utc(start, name="start")
     end = to_utc(end, name="end")
     if end <= start:
@@ -572,7 +611,7 @@ def load_interval(
         ) from exc
     with reg:
         try:
-            reg.start(batch_id, source_system, spec.entity.value, start, end)
+            reg.start(batch_id, source_system, spec.entity.value, start, end, replay_of=replay_of)
         except psycopg.Error as exc:
             raise IngestError(
                 f"cannot register the batch in {registry.TABLE}: {exc}",
@@ -588,7 +627,12 @@ def load_interval(
                 faults=faults,
                 client_config=client_config or ClientConfig(),
                 source_system=source_system,
+                records=records,
             )  # fmt: skip
+        except BatchRejectedError as exc:
+            exc.batch_id = batch_id  # committed: its registry row says `held` or `succeeded`
+            log.error("%s", exc)
+            raise
         except BaseException as exc:
             message = str(exc) if isinstance(exc, PlatformError) else f"{type(exc).__name__}: {exc}"
             reg.fail(
@@ -621,6 +665,7 @@ def _load(
     faults: Mapping[str, str] | None,
     client_config: ClientConfig,
     source_system: str,
+    records: Iterable[list[Any]] | None,
 ) -> BatchResult:
     entity = spec.entity.value
     ingest_date: date = datetime.now(UTC).date()
@@ -632,13 +677,21 @@ def _load(
         ) as conn,
         _workdir(settings) as work,
         _gc_tuned(),
-        SourceClient(
-            api_base_url,
-            settings.generator_api_key.get_secret_value() or None,
-            config=client_config,
-            faults=faults,
-        ) as client,
+        ExitStack() as stack,
     ):
+        client = (
+            None
+            if records is not None
+            else stack.enter_context(
+                SourceClient(
+                    api_base_url,
+                    settings.generator_api_key.get_secret_value() or None,
+                    config=client_config,
+                    faults=faults,
+                )
+            )
+        )
+        stats = client.stats if client is not None else FetchStats()
         registry.lock_interval(conn, source_system, entity, start, end)
         reg.reap_abandoned(source_system, entity, exclude=batch_id)
         _refuse_partial_overlap(conn, source_system, spec, start, end)
@@ -651,17 +704,19 @@ def _load(
         stmts = _statements(spec)
         clock = _Clock(state.timings)
         cpu_start = time.thread_time()
+        npages = 0
         try:
             writer = _CopyWriter(conn, stmts)
             try:
-                pages = client.pages(entity, start, end)
+                pages = _record_pages(client, records, entity, start, end)
                 while True:
                     with clock("wait_source"):
                         page = next(pages, None)
                     if page is None:
                         break
+                    npages += 1
                     with clock("process"):
-                        rows = builder.build(page.records)
+                        rows = builder.build(page)
                     with clock("wait_database"):
                         writer.submit(rows)
                 with clock("drain_database"):
@@ -676,7 +731,7 @@ def _load(
             # CPU seconds per thread while streaming: where the Python work goes.
             state.timings["cpu_main"] = time.thread_time() - cpu_start
             state.timings["cpu_copy"] = writer.cpu_seconds
-            state.timings["cpu_fetch"] = client.stats.cpu_seconds
+            state.timings["cpu_fetch"] = stats.cpu_seconds
             state.timings["cpu_archive"] = spool.cpu_seconds
         finally:
             spool.abort()
@@ -695,17 +750,35 @@ def _load(
                 metadata={"batch-id": str(batch_id), "entity": entity, "records": str(state.received)},
             )
         try:
+            # Judged before finalize: a broken batch must not supersede a good one.
+            with clock("thresholds"):
+                verdict = _judge(settings, conn, state=state, source_system=source_system,
+                                 entity=entity, start=start, end=end)  # fmt: skip
             clock.start("finalize")
             registry.lock_entity(conn, source_system, entity)
-            replaced = _replace_previous(
-                conn, source_system=source_system, spec=spec, start=start, end=end, batch_id=batch_id
-            )
+            live = _live_covered(conn, source_system=source_system, spec=spec, start=start, end=end)
             _check_counts(spec=spec, state=state, start=start, end=end)
             duration = time.monotonic() - t0
             drift = dict(sorted(state.drift.items()))
-            if not registry.succeed(
-                conn, batch_id, state.counts(), drift=drift, archive_key=key, duration_seconds=duration
-            ):
+            violations = [v.as_dict() for v in verdict.violations]
+            held = verdict.rejected and bool(live)
+            replaced: tuple[UUID, ...] = ()
+            if held:
+                marked = registry.hold(
+                    conn, batch_id, state.counts(), drift=drift, archive_key=key,
+                    duration_seconds=duration, violations=violations,
+                )  # fmt: skip
+            else:
+                if live:
+                    registry.supersede(conn, live, by=batch_id)
+                    replaced = tuple(live)
+                    window = format_window(start, end)
+                    log.info("%s %s: batch %s supersedes %s", entity, window, batch_id, live)
+                marked = registry.succeed(
+                    conn, batch_id, state.counts(), drift=drift, archive_key=key,
+                    duration_seconds=duration, violations=violations or None,
+                )  # fmt: skip
+            if not marked:
                 raise IntegrityError(
                     "registry row is no longer 'running' (marked by another process?)",
                     entity=entity,
@@ -737,11 +810,14 @@ def _load(
         archive_bucket=bucket,
         archive_bytes=archive_bytes,
         replaced=replaced,
-        pages=client.stats.pages,
-        retries=client.stats.retries,
+        pages=npages,
+        retries=stats.retries,
         duration_seconds=duration,
-        transport_failures=dict(sorted(client.stats.failures.items())),
+        transport_failures=dict(sorted(stats.failures.items())),
         timings={k: round(v, 3) for k, v in state.timings.items()},
+        status="held" if held else "succeeded",
+        threshold_violations=tuple(v.message for v in verdict.violations),
+        warnings=verdict.warnings,
     )
     if drift:
         log.warning("%s %s: schema drift (field: records): %s", entity, format_window(start, end), drift)
@@ -752,8 +828,69 @@ def _load(
             format_window(start, end),
             result.quarantined_by_reason,
         )
+    for warning in verdict.warnings:
+        log.warning("%s %s: %s", entity, format_window(start, end), warning)
     log.info("%s", result.summary())
+    if verdict.rejected:
+        if held:
+            kept = ", ".join(str(b) for b in live)
+            outcome = f"batch held, not live; live batch {kept} stays live"
+        else:
+            outcome = "no earlier live batch: committed live so its quarantine is visible"
+        raise BatchRejectedError(
+            f"rejected: {verdict.message()} ({outcome})",
+            entity=entity, start=start, end=end, batch_id=batch_id,
+            violations=result.threshold_violations, warnings=verdict.warnings,
+            held=held, kept_live=tuple(live) if held else (), result=result,
+        )  # fmt: skip
     return result
+
+
+def _judge(
+    settings: Settings,
+    conn: psycopg.Connection[Any],
+    *,
+    state: _State,
+    source_system: str,
+    entity: str,
+    start: datetime,
+    end: datetime,
+) -> thresholds.Verdict:
+    """The batch against the thresholds; the volume history only for a one-day batch."""
+    history = None
+    if end - start == timedelta(days=1):
+        history = registry.weekday_history(
+            conn, source_system, entity, start, weeks=settings.ingest_volume_history_weeks
+        )
+    return thresholds.evaluate(
+        settings,
+        entity=entity,
+        received=state.received,
+        quarantined=state.quarantined,
+        reasons=state.reasons,
+        drift=state.drift,
+        history=history,
+    )
+
+
+def _record_pages(
+    client: SourceClient | None,
+    records: Iterable[list[Any]] | None,
+    entity: str,
+    start: datetime,
+    end: datetime,
+) -> Generator[list[Any], None, None]:
+    """Pages of decoded records: from the API, or from `records` (a replay) without a request."""
+    if records is not None:
+        yield from records
+        return
+    assert client is not None  # one of the two is always given (see `_load`)
+    pages = client.pages(entity, start, end)
+    try:
+        for page in pages:
+            yield page.records
+    finally:
+        pages.close()  # stops the fetch thread's prefetch
 
 
 def _refuse_partial_overlap(
@@ -773,30 +910,33 @@ def _refuse_partial_overlap(
             )
 
 
-def _replace_previous(
+def _live_covered(
     conn: psycopg.Connection[Any],
     *,
     source_system: str,
     spec: EntitySpec,
     start: datetime,
     end: datetime,
-    batch_id: UUID,
-) -> tuple[UUID, ...]:
-    """Delete the rows of the live batches this window covers and mark them `replaced`."""
+) -> list[UUID]:
+    """The live batches this window covers, locked until commit (under the entity lock). Nothing
+    is deleted: the caller supersedes them, or keeps them live when the new batch is held."""
     _refuse_partial_overlap(conn, source_system, spec, start, end)  # again, under the entity lock
     live = registry.live_overlapping(conn, source_system, spec.entity.value, start, end, for_update=True)
-    ids = [b.batch_id for b in live]
-    if not ids:
-        return ()
+    return [b.batch_id for b in live]
+
+
+def delete_batch_rows(conn: psycopg.Connection[Any], spec: EntitySpec, batch_ids: list[UUID]) -> int:
+    """Delete the raw, line and rejected rows of `batch_ids` (batches of `spec`'s entity); returns
+    the rows deleted. Only the retention purge calls this, for batches that are not live."""
     tables = [spec.raw_table, spec.rejected_table] + ([LINES_TABLE] if spec.has_lines else [])
+    deleted = 0
     for table in tables:
-        conn.execute(
+        cur = conn.execute(
             sql.SQL("delete from {} where batch_id = any(%s)").format(sql.Identifier(*table.split("."))),
-            [ids],
+            [batch_ids],
         )
-    registry.supersede(conn, ids)
-    log.info("%s %s: batch %s replaces %s", spec.entity.value, format_window(start, end), batch_id, ids)
-    return tuple(ids)
+        deleted += cur.rowcount
+    return deleted
 
 
 def _check_counts(*, spec: EntitySpec, state: _State, start: datetime, end: datetime) -> None:
@@ -881,3 +1021,27 @@ def _recover(
             if not missing:
                 break
     _copy_page(conn.cursor(), _statements(spec), page, state.copied)
+
+
+# --- reads for replay (drp.ingest.replay) ---------------------------------------------------------
+def batch_payloads(
+    conn: psycopg.Connection[Any], spec: EntitySpec, batch_id: UUID, *, page_size: int = 5_000
+) -> Iterator[list[Any]]:
+    """A committed batch's records as received, in pages: its loaded records (distinct: the
+    duplicates it skipped are not stored), then its quarantined ones.
+
+    Reads through a server-side cursor in the caller's transaction, so memory stays flat."""
+    sources = (
+        (spec.raw_table, "raw_payload::text"),
+        # A record jsonb cannot hold (NUL, lone surrogate) is kept as text.
+        (spec.rejected_table, "coalesce(raw_payload::text, raw_text)"),
+    )
+    for table, column in sources:
+        stmt = sql.SQL("select {} from {} where batch_id = %s order by id").format(
+            sql.SQL(column), sql.Identifier(*table.split("."))
+        )
+        with conn.cursor(name=f"drp_replay_{uuid4().hex[:8]}") as cur:
+            cur.itersize = page_size
+            cur.execute(stmt, [batch_id])
+            while rows := cur.fetchmany(page_size):
+                yield [archive_mod.decode_line(row[0].encode()) for row in rows]

@@ -9,11 +9,18 @@ through these calls, in this order:
    (autocommit), then `live_overlapping` (the loader refuses a window straddling a live batch
    before fetching anything).
 3. The loader streams rows into `raw` and uploads the archive.
+   Before finalizing, `weekday_history` (the volume threshold's history, see `thresholds`).
 4. Finalize, still in the load's transaction: `lock_entity`, `live_overlapping(for_update=True)`
-   (the batches this window replaces; the loader deletes their raw rows), `supersede` (they become
-   `replaced`), `succeed` (this batch becomes `succeeded`); the loader commits.
-5. On any error: `Registry.fail`, from the autocommit connection (the load's transaction is
-   rolled back, so nothing of steps 2-4 stays).
+   (the live batches this window covers), then either `supersede` (they become `replaced`, their
+   rows stay) and `succeed` (this batch becomes `succeeded`), or, when the batch is past a
+   threshold and live batches cover the interval, `hold` (this batch becomes `held`, they stay
+   live); the loader commits.
+5. On any error before the commit: `Registry.fail`, from the autocommit connection (the load's
+   transaction is rolled back, so nothing of steps 2-4 stays). A batch past a threshold is not
+   an error here: it is committed (`hold`, or `succeed` on a first load), then the loader raises.
+
+The retention purge (`retention.purge_superseded_raw`) uses `purgeable` and `mark_purged`, in one
+transaction per batch with the loader's `delete_batch_rows`.
 
 `missing_days` answers the DAG's question for a dimension's history: which days no live batch
 covers.
@@ -22,10 +29,15 @@ Lifecycle of a row:
 
 * `running` - written in its own autocommit connection when a load starts, so operators see it
   while the load's data is still invisible inside the load's transaction;
-* `succeeded` - set inside the load's transaction, in the same commit as the rows;
+* `succeeded` - set inside the load's transaction, in the same commit as the rows (a first load
+  past a threshold too, with `threshold_violations`: its quarantine must be visible);
 * `replaced` - a later load of the same interval (or of a window containing it) took its place,
-  in the same commit as that load;
-* `failed` - written from the autocommit connection with `error_message` when a load raises.
+  in the same commit as that load (`superseded_by`, `superseded_at`); its raw rows stay until the
+  retention purge (`purged_at`, `purged_rows`);
+* `held` - committed with its rows but never live: it was past a threshold while an earlier live
+  batch covered the interval (`threshold_violations` says why); purged like `replaced`;
+* `failed` - written from the autocommit connection with `error_message` when a load fails
+  before its commit.
 
 Locks. Two transaction-level advisory locks on the load's connection: one on (source, entity,
 interval), held for the whole load, so two loads of one interval run one after the other; one on
@@ -112,14 +124,24 @@ class Registry:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start(self, batch_id: UUID, source_system: str, entity: str, start: datetime, end: datetime) -> None:
-        """Take the batch's session lock, then insert its `running` row."""
+    def start(
+        self,
+        batch_id: UUID,
+        source_system: str,
+        entity: str,
+        start: datetime,
+        end: datetime,
+        *,
+        replay_of: UUID | None = None,
+    ) -> None:
+        """Take the batch's session lock, then insert its `running` row (`replay_of`: the batch
+        whose archive or quarantine a replay re-ingests)."""
         self._conn.execute("select pg_advisory_lock(%s)", [batch_lock_key(batch_id)])
         self._conn.execute(
             f"""insert into {TABLE} (batch_id, source_system, entity, data_interval_start,
-                    data_interval_end, status, started_at)
-                values (%s, %s, %s, %s, %s, 'running', clock_timestamp())""",
-            [batch_id, source_system, entity, start, end],
+                    data_interval_end, status, started_at, replay_of)
+                values (%s, %s, %s, %s, %s, 'running', clock_timestamp(), %s)""",
+            [batch_id, source_system, entity, start, end, replay_of],
         )
 
     def reap_abandoned(self, source_system: str, entity: str, *, exclude: UUID) -> list[UUID]:
@@ -215,12 +237,12 @@ def live_overlapping(
     return [LiveBatch(r[0], r[1], r[2]) for r in rows]
 
 
-def supersede(conn: psycopg.Connection[Any], batch_ids: Sequence[UUID]) -> None:
-    """Mark live batches `replaced` (their raw rows are the loader's to delete, in the same
-    transaction)."""
+def supersede(conn: psycopg.Connection[Any], batch_ids: Sequence[UUID], *, by: UUID) -> None:
+    """Mark live batches `replaced` by batch `by` (their raw rows stay: raw is append-only)."""
     conn.execute(
-        f"update {TABLE} set status = 'replaced' where batch_id = any(%s) and status = 'succeeded'",
-        [list(batch_ids)],
+        f"""update {TABLE} set status = 'replaced', superseded_by = %s, superseded_at = clock_timestamp()
+            where batch_id = any(%s) and status = 'succeeded'""",
+        [by, list(batch_ids)],
     )
 
 
@@ -232,20 +254,119 @@ def succeed(
     drift: Mapping[str, int],
     archive_key: str,
     duration_seconds: float,
+    violations: Sequence[Mapping[str, Any]] | None = None,
 ) -> bool:
-    """Mark the batch `succeeded` with its counts; False if its row is no longer `running`
-    (another process marked it), in which case the caller must not commit."""
+    """Mark the batch `succeeded` (live) with its counts; False if its row is no longer `running`
+    (another process marked it), in which case the caller must not commit. `violations`: the
+    thresholds a first load passed (it goes live anyway, and the load raises)."""
+    return _finish(conn, batch_id, "succeeded", counts, drift, archive_key, duration_seconds, violations)
+
+
+def hold(
+    conn: psycopg.Connection[Any],
+    batch_id: UUID,
+    counts: Counts,
+    *,
+    drift: Mapping[str, int],
+    archive_key: str,
+    duration_seconds: float,
+    violations: Sequence[Mapping[str, Any]],
+) -> bool:
+    """Mark the batch `held`: committed with its rows, but not live (it looks broken and an
+    earlier live batch covers the interval). False as for `succeed`."""
+    return _finish(conn, batch_id, "held", counts, drift, archive_key, duration_seconds, violations)
+
+
+def _finish(  # noqa: PLR0917 - private, called from succeed/hold only
+    conn: psycopg.Connection[Any],
+    batch_id: UUID,
+    status: str,
+    counts: Counts,
+    drift: Mapping[str, int],
+    archive_key: str,
+    duration_seconds: float,
+    violations: Sequence[Mapping[str, Any]] | None,
+) -> bool:
     cur = conn.execute(
-        f"""update {TABLE} set status = 'succeeded', received = %s, loaded = %s,
+        f"""update {TABLE} set status = %s, received = %s, loaded = %s,
                 quarantined = %s, duplicates = %s, drift = %s, archive_key = %s,
-                error_message = null, ended_at = clock_timestamp(), duration_seconds = %s
+                threshold_violations = %s, error_message = null, ended_at = clock_timestamp(),
+                duration_seconds = %s
             where batch_id = %s and status = 'running'""",
         [
-            counts.received, counts.loaded, counts.quarantined, counts.duplicates, Jsonb(dict(drift)),
-            archive_key, duration_seconds, batch_id,
+            status, counts.received, counts.loaded, counts.quarantined, counts.duplicates,
+            Jsonb(dict(drift)), archive_key, Jsonb(list(violations)) if violations else None,
+            duration_seconds, batch_id,
         ],
     )  # fmt: skip
     return cur.rowcount == 1
+
+
+def weekday_history(
+    conn: psycopg.Connection[Any], source_system: str, entity: str, start: datetime, *, weeks: int
+) -> list[int]:
+    """Records received by the live one-day batches of (source, entity) that start on the same
+    weekday and time as `start`, 1..`weeks` weeks earlier (the volume threshold's history)."""
+    rows = conn.execute(
+        f"""select received from {TABLE}
+            where source_system = %s and entity = %s and status = 'succeeded'
+              and data_interval_end - data_interval_start = interval '1 day'
+              and data_interval_start = any(
+                  select %s::timestamptz - make_interval(weeks => n) from generate_series(1, %s) as n
+              )
+            order by data_interval_start""",
+        [source_system, entity, start, weeks],
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A `replaced` or `held` batch whose raw rows the retention purge may delete."""
+
+    batch_id: UUID
+    source_system: str
+    entity: str
+    status: str
+    set_aside_at: datetime
+
+
+def purgeable(
+    conn: psycopg.Connection[Any],
+    older_than: datetime,
+    *,
+    source_system: str | None = None,
+    limit: int = 100,
+) -> list[SetAside]:
+    """`replaced` / `held` batches not purged yet, set aside before `older_than` (a replaced
+    batch when it was superseded, a held one when it ended), oldest first. Locks the rows until
+    commit; rows another purge holds are skipped."""
+    rows = conn.execute(
+        f"""select batch_id, source_system, entity, status, coalesce(superseded_at, ended_at)
+            from {TABLE}
+            where status in ('replaced', 'held') and purged_at is null
+              and coalesce(superseded_at, ended_at) < %s
+              and (%s::text is null or source_system = %s)
+            order by coalesce(superseded_at, ended_at)
+            limit %s
+            for update skip locked""",
+        [older_than, source_system, source_system, limit],
+    ).fetchall()
+    return [SetAside(*r) for r in rows]
+
+
+def mark_purged(conn: psycopg.Connection[Any], batch_id: UUID, rows: int) -> None:
+    """Record that the batch's raw rows (`rows` of them) were purged; its archive stays."""
+    conn.execute(
+        f"""update {TABLE} set purged_at = clock_timestamp(), purged_rows = %s
+            where batch_id = %s and status in ('replaced', 'held') and purged_at is null""",
+        [rows, batch_id],
+    )
+
+
+def live_batch_ids(conn: psycopg.Connection[Any]) -> list[UUID]:
+    """Every live (`succeeded`) batch, of any source and entity."""
+    return [row[0] for row in conn.execute(f"select batch_id from {TABLE} where status = 'succeeded'")]
 
 
 def missing_days(
@@ -268,3 +389,53 @@ def missing_days(
         {"first": first, "before": before, "entity": entity, "source": source_system},
     ).fetchall()
     return [row[0] for row in rows]
+
+
+# --- reads for replay (drp.ingest.replay) ---------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ReplaySource:
+    """A committed batch a replay can re-ingest: its interval, counts and archive."""
+
+    batch_id: UUID
+    source_system: str
+    entity: str
+    start: datetime
+    end: datetime
+    status: str
+    archive_key: str | None
+    received: int
+    loaded: int
+    quarantined: int
+    duplicates: int
+    purged: bool
+
+
+def replay_source(
+    conn: psycopg.Connection[Any],
+    *,
+    source_system: str,
+    entity: str,
+    start: datetime,
+    end: datetime,
+    batch_id: UUID | None = None,
+) -> ReplaySource | None:
+    """Batch `batch_id` (whatever its source, entity and interval: the caller checks them), or the
+    latest committed batch of (source, entity) with exactly `[start, end)` that has an archive,
+    whatever its status (`succeeded`, `replaced`, `held`); None when there is none."""
+    columns = f"""select batch_id, source_system, entity, data_interval_start, data_interval_end,
+                         status, archive_key, received, loaded, quarantined, duplicates,
+                         purged_at is not null
+                  from {TABLE}"""
+    if batch_id is not None:
+        row = conn.execute(f"{columns} where batch_id = %s", [batch_id]).fetchone()
+    else:
+        row = conn.execute(
+            f"""{columns}
+                where source_system = %s and entity = %s and data_interval_start = %s
+                  and data_interval_end = %s and archive_key is not null
+                  and status in ('succeeded', 'replaced', 'held')
+                order by started_at desc
+                limit 1""",
+            [source_system, entity, start, end],
+        ).fetchone()
+    return None if row is None else ReplaySource(*row)

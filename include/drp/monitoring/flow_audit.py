@@ -4,8 +4,13 @@ Tasks return a dict (their XCom) with `records_processed` and any metadata; the 
 copies it into the audit row. The DAG-level row aggregates its task rows. A failing callback is
 logged with its traceback and never changes the task's own result.
 
-Every statement on the table is here: `write_audit_row` and `task_audits` (the run driver reads a
-run's task results through `last_tries`).
+A try whose process died (kill -9, OOM, a scheduler that died and had its tasks reset) runs no
+callback: the listener plugin (`plugins/drp_audit_listener.py`) hands the run's tries, as the
+scheduler knows them, to `record_unaudited_tries` when the run ends, before the DAG-level row is
+written. A task try has at most one row, whoever writes it first (`write_audit_row`).
+
+Every statement on the table is here: `write_audit_row`, `task_audits` and `audited_tries` (the
+run driver reads a run's task results through `last_tries`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from drp.monitoring.alerts import send_alert
+from drp.monitoring.alerts import alert
 from drp.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -49,14 +54,44 @@ class TaskAudit:
     error_message: str | None
 
 
-def write_audit_row(settings: Settings, row: dict[str, Any]) -> None:
-    """Insert one audit row."""
+@dataclass(frozen=True, slots=True)
+class TryRecord:
+    """One task try as Airflow's scheduler knows it (TaskInstance or TaskInstanceHistory)."""
+
+    task_id: str
+    try_number: int
+    state: str | None  # Airflow's state of the try; None or running for a try the scheduler reset
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    hostname: str | None = None
+
+
+def write_audit_row(settings: Settings, row: dict[str, Any]) -> bool:
+    """Insert one audit row; a task try that already has one keeps it. True when inserted.
+
+    A killed try's row can come from two writers (a heartbeat-timeout callback in the DAG
+    processor and the run-end listener in the scheduler), so the check and the insert run under
+    an advisory lock on the try.
+    """
     values = [json.dumps(v, default=str) if k == "metadata" else v for k, v in row.items()]
-    query = sql.SQL("insert into ops.pipeline_flow_audit ({}) values ({})").format(
+    insert = sql.SQL("insert into ops.pipeline_flow_audit ({}) values ({})").format(
         sql.SQL(", ").join(map(sql.Identifier, row)), sql.SQL(", ").join(sql.Placeholder() * len(row))
     )
-    with psycopg.connect(settings.postgres_conninfo(), autocommit=True, connect_timeout=10) as conn:
-        conn.execute(query, values)
+    key = [row.get("flow_name"), row.get("flow_run_id"), row.get("task_id"), row.get("try_number")]
+    with psycopg.connect(settings.postgres_conninfo(), connect_timeout=10) as conn, conn.transaction():
+        if row.get("task_id") is not None and row.get("try_number") is not None:
+            conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", [json.dumps(key)])
+            exists = conn.execute(
+                """
+                select 1 from ops.pipeline_flow_audit
+                where flow_name = %s and flow_run_id = %s and task_id = %s and try_number = %s
+                """,
+                key,
+            ).fetchone()
+            if exists:
+                return False
+        conn.execute(insert, values)
+    return True
 
 
 def task_audits(settings: Settings, flow_name: str, run_id: str) -> list[TaskAudit]:
@@ -74,13 +109,84 @@ def task_audits(settings: Settings, flow_name: str, run_id: str) -> list[TaskAud
     return [TaskAudit(*row) for row in rows]
 
 
+def audited_tries(settings: Settings, flow_name: str, run_id: str) -> set[tuple[str, int]]:
+    """(task_id, try_number) of every task try of a run that has an audit row."""
+    return {(a.task_id, a.try_number) for a in task_audits(settings, flow_name, run_id) if a.try_number}
+
+
 def last_tries(settings: Settings, flow_name: str, run_id: str) -> dict[str, TaskAudit]:
     """The last recorded try of each task of a run."""
     return _last_try_of_each_task(task_audits(settings, flow_name, run_id))
 
 
 def _last_try_of_each_task(rows: list[TaskAudit]) -> dict[str, TaskAudit]:
-    return {row.task_id: row for row in rows}  # rows come in write order: the last try wins
+    # The highest try wins; rows come in write order, and the listener writes a killed earlier
+    # try after its task's later tries.
+    return {row.task_id: row for row in sorted(rows, key=lambda r: r.try_number or 0)}
+
+
+# Airflow's state of a try with no row → the audit status. A try the scheduler reset (its
+# scheduler died; state running, queued or none) was retried: up_for_retry.
+_UNAUDITED_STATUS = {"failed": "failed", "up_for_retry": "up_for_retry", "success": "success"}
+
+
+def unaudited_rows(
+    flow_name: str, run_id: str, tries: list[TryRecord], audited: set[tuple[str, int]], context: Context
+) -> list[dict[str, Any]]:
+    """Audit rows for the tries no callback recorded (the task's process died)."""
+    last_try: dict[str, int] = {}
+    for t in tries:
+        last_try[t.task_id] = max(last_try.get(t.task_id, 0), t.try_number)
+    rows = []
+    for t in tries:
+        if t.try_number < 1 or (t.task_id, t.try_number) in audited:
+            continue
+        if t.state in {"skipped", "removed", "upstream_failed", "deferred"}:
+            continue  # no try ran a task body, or a later state will be recorded
+        status = _UNAUDITED_STATUS.get(t.state or "", "up_for_retry")
+        if status == "failed" and t.try_number < last_try[t.task_id]:
+            # Airflow's history stores every earlier unfinished try as failed; it was retried.
+            status = "up_for_retry"
+        ended = t.ended_at or _now()
+        where = f" on {t.hostname}" if t.hostname else ""
+        rows.append(
+            {
+                "flow_name": flow_name,
+                "flow_run_id": run_id,
+                "task_id": t.task_id,
+                "try_number": t.try_number,
+                "status": status,
+                "logical_date": context.get("logical_date"),
+                "data_interval_start": context.get("data_interval_start"),
+                "data_interval_end": context.get("data_interval_end"),
+                "started_at": t.started_at,
+                "ended_at": ended,
+                "duration_seconds": (ended - t.started_at).total_seconds() if t.started_at else None,
+                "records_processed": None,
+                "metadata": {"recorded_by": "scheduler", "airflow_state": t.state},
+                "error_message": (
+                    None
+                    if status == "success"
+                    else f"try {t.try_number} ended {t.state or 'abandoned'}{where} without running its "
+                    "callbacks: its process died (killed, out of memory, or its scheduler died)"
+                ),
+            }
+        )
+    return rows
+
+
+def record_unaudited_tries(
+    settings: Settings, flow_name: str, run_id: str, tries: list[TryRecord], context: Context
+) -> list[str]:
+    """Write a row for each try of a run that has none; returns `task_id#try` of those written."""
+    audited = audited_tries(settings, flow_name, run_id)
+    written = []
+    for row in unaudited_rows(flow_name, run_id, tries, audited, context):
+        if write_audit_row(settings, row):
+            written.append(f"{row['task_id']}#{row['try_number']}")
+    if written:
+        log.warning("audit: recorded tries that ran no callback for run %s: %s", run_id, ", ".join(written))
+    return written
 
 
 def _error_text(context: Context) -> str | None:
@@ -118,8 +224,16 @@ def task_row(context: Context, status: str) -> dict[str, Any]:
         "duration_seconds": (ended - started).total_seconds() if started else None,
         "records_processed": records,
         "metadata": metadata,
-        "error_message": _error_text(context) if status != "success" else None,
+        "error_message": (_error_text(context) or _NO_ERROR) if status != "success" else None,
     }
+
+
+# A failure callback without an error: Airflow runs it outside the task (the DAG processor, for a
+# try whose process died or stopped heartbeating), with no exception to report.
+_NO_ERROR = (
+    "the task reported no error: its process died (killed, out of memory) or stopped "
+    "heartbeating, and Airflow ran this callback for it"
+)
 
 
 def dag_row(settings: Settings, context: Context, status: str) -> dict[str, Any]:
@@ -136,6 +250,11 @@ def dag_row(settings: Settings, context: Context, status: str) -> dict[str, Any]
     started = max(stamps) if stamps else min((r.started_at for r in rows if r.started_at), default=None)
     ended = _value(dag_run, "end_date") or _now()
     failed = sorted(t for t, r in tasks.items() if r.status == "failed")
+    # Airflow names the task that failed the run (`ti` in a DAG failure callback's context): named
+    # even when its try left no row.
+    culprit = _value(context.get("ti"), "task_id")
+    if status == "failed" and culprit and culprit not in failed:
+        failed = sorted([*failed, culprit])
     metadata = {
         "tasks": {t: r.status for t, r in tasks.items()},
         "failed_tasks": failed,
@@ -155,12 +274,13 @@ def dag_row(settings: Settings, context: Context, status: str) -> dict[str, Any]
         "duration_seconds": (ended - started).total_seconds() if started else None,
         "records_processed": sum(r.records_processed or 0 for r in tasks.values()),
         "metadata": metadata,
-        "error_message": (
-            f"failed tasks: {', '.join(failed)}; {_error_text(context) or ''}".strip("; ")
-            if status == "failed"
-            else None
-        ),
+        "error_message": _run_error(failed, _error_text(context)) if status == "failed" else None,
     }
+
+
+def _run_error(failed: list[str], reason: str | None) -> str:
+    named = ", ".join(failed) or "none recorded (see the run's task states in Airflow)"
+    return f"failed tasks: {named}" + (f"; {reason}" if reason else "")
 
 
 def _guarded(kind: str, func: Callable[[Context], None]) -> Callable[[Context], None]:
@@ -176,7 +296,21 @@ def _guarded(kind: str, func: Callable[[Context], None]) -> Callable[[Context], 
 
 
 def _task(status: str) -> Callable[[Context], None]:
-    return _guarded(f"task_{status}", lambda ctx: write_audit_row(get_settings(), task_row(ctx, status)))
+    def run(ctx: Context) -> None:
+        write_audit_row(get_settings(), task_row(ctx, status))
+
+    return _guarded(f"task_{status}", run)
+
+
+def run_failure_lines(settings: Settings, row: Mapping[str, Any]) -> list[str]:
+    """The failed-run alert's body, naming every failed task the run's audit row names."""
+    failed = row["metadata"]["failed_tasks"]
+    return [
+        f"run: {row['flow_run_id']}",
+        f"failed tasks: {', '.join(failed) or 'none recorded (see the run in Airflow)'}",
+        f"interval: {row['data_interval_start']} → {row['data_interval_end']}",
+        f"Airflow: {settings.airflow_url}/dags/{row['flow_name']}",
+    ]
 
 
 def _dag(status: str) -> Callable[[Context], None]:
@@ -185,15 +319,14 @@ def _dag(status: str) -> Callable[[Context], None]:
         row = dag_row(settings, ctx, status)
         write_audit_row(settings, row)
         if status == "failed":
-            send_alert(
+            alert(
                 settings,
+                "run_failed",
                 f"drp: {row['flow_name']} run failed",
-                [
-                    f"run: {row['flow_run_id']}",
-                    f"failed tasks: {', '.join(row['metadata']['failed_tasks']) or 'unknown'}",
-                    f"interval: {row['data_interval_start']} → {row['data_interval_end']}",
-                    f"Airflow: {settings.airflow_url}/dags/{row['flow_name']}",
-                ],
+                run_failure_lines(settings, row),
+                run_id=row["flow_run_id"],
+                dag_id=row["flow_name"],
+                details={"failed_tasks": row["metadata"]["failed_tasks"], "error": row["error_message"]},
             )
 
     return _guarded(f"dag_{status}", run)

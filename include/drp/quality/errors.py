@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from drp.errors import PlatformError
 
 if TYPE_CHECKING:
+    from drp.quality.reconcile import ReconciliationReport
     from drp.quality.report import QualityReport
 
 
@@ -39,3 +40,14 @@ class QualityGateError(QualityError):
         if report.data_docs_path:
             lines.append(f"  Data Docs: {report.data_docs_path}")
         super().__init__("\n".join(lines))
+
+
+class ReconciliationError(QualityError):
+    """Raw's live batches, the warehouse or the published snapshot disagree: one line each."""
+
+    def __init__(self, report: ReconciliationReport) -> None:
+        self.report = report
+        super().__init__(
+            f"reconciliation of {report.interval} failed ({len(report.disagreements)} disagreement(s)):\n"
+            + "\n".join(f"- {line}" for line in report.disagreements)
+        )

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import copy
 import random
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from drp.ingest.contract import SPECS, check_record, full_check, source_record_id
-from drp_domain import Entity
+from drp.ingest import contract
+from drp.ingest.contract import (
+    PACKAGED_CONTRACTS_DIR,
+    SPECS,
+    ContractError,
+    Kind,
+    check_record,
+    expected_fields,
+    fast_path,
+    full_check,
+    source_record_id,
+    specs,
+)
+from drp.settings import Settings
+from drp_domain import CURRENCIES, ORDER_STATUSES, SEGMENTS, Entity
 
 pytestmark = pytest.mark.unit
 
@@ -203,3 +219,144 @@ def test_fast_path_agrees_with_full_check(entity: str, base: dict[str, Any]) -> 
             accepted += 1
             assert fast.values == full.values and fast.lines == full.lines, record
     assert accepted > 10  # the mutations also produce valid variants (extra fields, nullable text)
+
+
+# --- the contract files ---------------------------------------------------------------------------
+def edited_contracts(tmp_path: Path, edit: dict[str, Any]) -> Path:
+    """A copy of the packaged contracts with `edit[entity](doc)` applied to each named entity's doc."""
+    target = tmp_path / "contracts"
+    shutil.copytree(PACKAGED_CONTRACTS_DIR, target)
+    for entity, change in edit.items():
+        path = target / f"{entity}.yml"
+        doc = yaml.safe_load(path.read_text())
+        change(doc)
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return target
+
+
+def add_alias(entity: str, field: str, alias: str) -> dict[str, Any]:
+    """An `edited_contracts` edit declaring `alias` for `field` of `entity`."""
+
+    def change(doc: dict[str, Any]) -> None:
+        for item in doc["fields"]:
+            if item["name"] == field:
+                item.setdefault("aliases", []).append(alias)
+
+    return {entity: change}
+
+
+def test_accepted_values_are_the_domain_vocabulary() -> None:
+    assert SPECS[Entity.ORDERS].field("status").allowed == frozenset(ORDER_STATUSES)
+    assert SPECS[Entity.ORDERS].field("currency").allowed == frozenset(CURRENCIES)
+    assert SPECS[Entity.PRODUCTS].field("currency").allowed == frozenset(CURRENCIES)
+    assert SPECS[Entity.CUSTOMERS].field("segment").allowed == frozenset(SEGMENTS)
+    enums = {(s.entity, f.name) for s in SPECS.values() for f in s.fields if f.kind is Kind.ENUM}
+    assert enums == {
+        (Entity.ORDERS, "status"), (Entity.ORDERS, "currency"),
+        (Entity.PRODUCTS, "currency"), (Entity.CUSTOMERS, "segment"),
+    }  # fmt: skip
+
+
+def test_the_setting_defaults_to_the_packaged_contracts() -> None:
+    assert Settings.model_fields["contracts_dir"].default == PACKAGED_CONTRACTS_DIR
+    assert specs() is specs(PACKAGED_CONTRACTS_DIR) is specs(str(PACKAGED_CONTRACTS_DIR))
+    assert specs() == SPECS
+    assert sorted(p.name for p in PACKAGED_CONTRACTS_DIR.glob("*.yml")) == [
+        f"{e.value}.yml" for e in sorted(Entity, key=lambda e: e.value)
+    ]
+
+
+def test_the_packaged_contracts_have_their_fast_paths() -> None:
+    # A contract edit that changes a shape silently costs ~3x on every load: keep them in step.
+    for entity, spec in SPECS.items():
+        assert spec.fast is not contract._no_fast_path, entity
+        assert fast_path(entity) is spec.fast and fast_path(spec) is spec.fast
+        assert expected_fields(entity) is spec.expected
+
+
+def test_the_packaged_contracts_declare_no_alias_for_the_drift_drill() -> None:
+    # The drift drill renames customer_id to customer_ref: it must still quarantine.
+    assert "customer_ref" not in SPECS[Entity.ORDERS].expected
+    assert SPECS[Entity.ORDERS].field("customer_id").aliases == ()
+
+
+def test_an_alias_makes_a_renamed_record_valid(tmp_path: Path) -> None:
+    spec = specs(edited_contracts(tmp_path, add_alias("orders", "customer_id", "customer_ref")))[
+        Entity.ORDERS
+    ]
+    assert "customer_ref" in spec.expected
+    record = _order(channel="web")
+    record["customer_ref"] = record.pop("customer_id")
+    checked = check_record(spec, record)
+    assert checked.reasons == []
+    assert checked.values[1] == "cus_00000042"  # the alias's value, in the field's place
+    assert checked.drift == ["channel"]  # the alias is not drift; the added field still is
+    # The canonical name wins when both are present; a null under the alias is still null.
+    both = {**_order(), "customer_ref": "cus_other"}
+    assert check_record(spec, both).values[1] == "cus_00000042" and check_record(spec, both).drift == []
+    del record["customer_ref"]
+    assert check_record(spec, record).reasons == ["missing_field:customer_id"]
+    assert check_record(spec, {**record, "customer_ref": None}).reasons == ["null_field:customer_id"]
+
+
+def test_a_contract_edited_in_place_is_read_again(tmp_path: Path) -> None:
+    directory = edited_contracts(tmp_path, {})
+    before = specs(directory)
+    assert specs(directory) is before  # unchanged files are not read again
+    orders = directory / "orders.yml"
+    orders.write_text(
+        orders.read_text().replace(
+            "    column: customer_id\n", "    column: customer_id\n    aliases: [customer_ref]\n"
+        )
+    )
+    after = specs(directory)
+    assert after[Entity.ORDERS].field("customer_id").aliases == ("customer_ref",)
+    assert after[Entity.CUSTOMERS] == before[Entity.CUSTOMERS]
+
+
+def test_an_alias_of_the_id_names_quarantined_records(tmp_path: Path) -> None:
+    spec = specs(edited_contracts(tmp_path, add_alias("orders", "order_id", "id")))[Entity.ORDERS]
+    record = _order(status="on_hold")
+    record["id"] = record.pop("order_id")
+    assert check_record(spec, record).reasons == ["invalid_value:status"]
+    assert source_record_id(spec, record) == "ord_20261121_000001"
+
+
+def test_an_edited_contract_is_what_gets_checked(tmp_path: Path) -> None:
+    def more_statuses(doc: dict[str, Any]) -> None:
+        doc["fields"][2]["values"].append("on_hold")
+
+    def name_required(doc: dict[str, Any]) -> None:
+        doc["fields"][1]["required"] = True
+
+    edited = specs(edited_contracts(tmp_path, {"orders": more_statuses, "customers": name_required}))
+    # Same shape: the hand-written fast path, with the file's accepted values.
+    assert check_record(edited[Entity.ORDERS], _order(status="on_hold")).reasons == []
+    assert edited[Entity.ORDERS].fast(_order(status="on_hold")) is not None
+    assert check_record(SPECS[Entity.ORDERS], _order(status="on_hold")).reasons == ["invalid_value:status"]
+    # Another shape: no fast path, the full check applies the file's rule.
+    customers = edited[Entity.CUSTOMERS]
+    assert customers.fast is contract._no_fast_path
+    assert check_record(customers, {**CUSTOMER, "name": None}).reasons == ["null_field:name"]
+    assert check_record(customers, CUSTOMER).reasons == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda doc: doc["fields"][0].update(type="integer"), "unknown type 'integer'"),
+        (lambda doc: doc["fields"][2].pop("values"), "`values` belongs to enum fields"),
+        (lambda doc: doc["fields"][1].pop("column"), "missing key 'column'"),
+        (lambda doc: doc.update(entity="customers"), "the file name says 'orders'"),
+        (lambda doc: doc["fields"][1].update(aliases=["status"]), "appear twice: ['status']"),
+        (lambda doc: doc["fields"][1].update(required="yes"), "`required` must be true or false"),
+    ],
+)
+def test_a_malformed_contract_is_one_clear_error(tmp_path: Path, change: Any, message: str) -> None:
+    directory = edited_contracts(tmp_path, {"orders": change})
+    with pytest.raises(ContractError, match=r"orders\.yml") as caught:
+        specs(directory)
+    assert message in str(caught.value)
+    (directory / "orders.yml").unlink()
+    with pytest.raises(ContractError, match="cannot read it"):
+        specs(directory)  # failures are not cached

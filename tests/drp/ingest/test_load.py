@@ -16,7 +16,14 @@ from psycopg import sql
 from pydantic import SecretStr
 
 import drp.ingest.loader as loader_mod
-from drp.ingest import ClientConfig, IngestError, IntervalConflictError, SourceError, load_interval
+from drp.ingest import (
+    BatchRejectedError,
+    ClientConfig,
+    IngestError,
+    IntervalConflictError,
+    SourceError,
+    load_interval,
+)
 from drp.ingest.contract import SPECS
 from drp.ingest.dedupe import SeenKeys
 from drp.ingest.registry import ABANDONED_MESSAGE
@@ -209,11 +216,14 @@ def test_reruns_replace_the_interval_with_identical_contents(
     assert results[2].replaced == (results[1].batch_id,)
     statuses = [_batch_row(pg, r.batch_id)["status"] for r in results]
     assert statuses == ["replaced", "replaced", "succeeded"]
-    # Replaced batches' rows are gone, so counts never double.
+    assert [_batch_row(pg, r.batch_id)["superseded_by"] for r in results] == [
+        results[1].batch_id, results[2].batch_id, None,
+    ]  # fmt: skip
+    # Raw is append-only: replaced batches keep their rows; only the live batch is read.
     for old in results[:2]:
-        assert _count(pg, "raw.orders_raw", old.batch_id) == 0
-        assert _count(pg, "raw.order_lines_raw", old.batch_id) == 0
-        assert _count(pg, "raw.orders_rejected", old.batch_id) == 0
+        assert _count(pg, "raw.orders_raw", old.batch_id) == results[0].loaded
+        assert _count(pg, "raw.order_lines_raw", old.batch_id) == results[0].lines_loaded
+        assert _count(pg, "raw.orders_rejected", old.batch_id) == results[0].quarantined
 
 
 def test_concurrent_loads_of_one_interval_are_serialized(
@@ -253,10 +263,11 @@ def test_concurrent_loads_of_one_interval_are_serialized(
     assert _batch_row(pg, second.batch_id)["status"] == "succeeded"
     rows = pg.execute(
         "select count(*) from raw.customers_raw where batch_id in (select batch_id from ops.ingest_batches "
-        "where source_system = %s)",
+        "where source_system = %s and status = 'succeeded')",
         [source],
     ).fetchone()
     assert rows is not None and rows[0] == second.loaded == first.loaded > 0
+    assert _count(pg, "raw.customers_raw", first.batch_id) == first.loaded  # kept, not live
 
 
 def test_window_containing_batches_replaces_them_and_partial_overlap_is_refused(
@@ -275,6 +286,7 @@ def test_window_containing_batches_replaces_them_and_partial_overlap_is_refused(
     assert set(both.replaced) == {a.batch_id, b.batch_id}
     assert both.loaded == a.loaded + b.loaded
     assert _count(pg, "raw.products_raw", both.batch_id) == both.loaded
+    assert _count(pg, "raw.products_raw", a.batch_id) == a.loaded  # superseded, rows kept
 
 
 # --- faults -----------------------------------------------------------------------------------
@@ -316,11 +328,15 @@ def test_schema_drift_is_recorded(
 ) -> None:
     start, end = day(12), day(13)
     caplog.set_level(logging.WARNING, logger="drp.ingest")
-    # Renamed customer_id -> customer_ref plus an added field: every record is quarantined.
-    renamed = load_interval(
-        settings, "orders", start, end, api_base_url=generator.url, source_system=source,
-        faults={"drift_from": start.date().isoformat(), "drift": "both"},
-    )  # fmt: skip
+    # Renamed customer_id -> customer_ref plus an added field: every record is quarantined, and
+    # the load fails loudly; as the interval's first load, the batch goes live anyway.
+    with pytest.raises(BatchRejectedError, match="`customer_id` missing in 100% of records") as info:
+        load_interval(
+            settings, "orders", start, end, api_base_url=generator.url, source_system=source,
+            faults={"drift_from": start.date().isoformat(), "drift": "both"},
+        )  # fmt: skip
+    renamed = info.value.result
+    assert renamed is not None and not info.value.held
     n = renamed.received
     assert n > 0
     assert renamed.drift == {"channel": n, "customer_ref": n}

@@ -53,7 +53,7 @@ def _succeed(
         registry.lock_entity(conn, source, ENTITY)
         live = registry.live_overlapping(conn, source, ENTITY, day(start_day), day(end_day), for_update=True)
         ids = [b.batch_id for b in live]
-        registry.supersede(conn, ids)
+        registry.supersede(conn, ids, by=batch_id)
         assert registry.succeed(
             conn,
             batch_id,
@@ -100,7 +100,9 @@ def test_start_succeed_supersede(settings: Settings, source: str, pg: psycopg.Co
                 LiveBatch(first, day(0), day(1))
             ]
         assert _succeed(settings, source, wider, 0, 2) == (first,)
-    assert _status(pg, first) == "replaced"
+    superseded = _row(pg, first)
+    assert superseded["status"] == "replaced" and superseded["superseded_by"] == wider
+    assert superseded["superseded_at"] is not None and superseded["purged_at"] is None
     assert _status(pg, wider) == "succeeded"
     with psycopg.connect(settings.postgres_conninfo()) as conn:
         assert registry.live_overlapping(conn, source, ENTITY, day(1), day(3)) == [
@@ -118,9 +120,35 @@ def test_start_succeed_supersede(settings: Settings, source: str, pg: psycopg.Co
 def test_supersede_touches_only_live_batches(settings: Settings, source: str, pg: psycopg.Connection) -> None:
     reg, running = _started(settings, source, 3, 4)
     with reg, psycopg.connect(settings.postgres_conninfo()) as conn:
-        registry.supersede(conn, [running])
+        registry.supersede(conn, [running], by=uuid4())
         conn.commit()
-        assert _status(pg, running) == "running"
+        row = _row(pg, running)
+        assert row["status"] == "running" and row["superseded_by"] is None
+
+
+def test_hold_keeps_the_live_batch_and_records_why(
+    settings: Settings, source: str, pg: psycopg.Connection
+) -> None:
+    reg, live = _started(settings, source, 7, 8)
+    with reg:
+        _succeed(settings, source, live, 7, 8)
+    reg, broken = _started(settings, source, 7, 8)
+    replay_id = uuid4()
+    with reg:
+        reg.start(replay_id, source, ENTITY, day(7), day(8), replay_of=broken)
+        with psycopg.connect(settings.postgres_conninfo()) as conn:
+            violations = [{"kind": "quarantined_share", "observed": 1.0, "limit": 0.2, "message": "m"}]
+            assert registry.hold(
+                conn, broken, Counts(4, 0, 4, 0), drift={}, archive_key=_key(broken),
+                duration_seconds=1.0, violations=violations,
+            )  # fmt: skip
+            conn.commit()
+        held = _row(pg, broken)
+        assert held["status"] == "held" and held["threshold_violations"] == violations
+        assert held["ended_at"] is not None and held["superseded_by"] is None
+        assert _status(pg, live) == "succeeded"
+        assert _row(pg, replay_id)["replay_of"] == broken
+        reg.fail(replay_id, "test over", Counts(), duration_seconds=0.0)
 
 
 def test_fail_records_the_error_once(settings: Settings, source: str, pg: psycopg.Connection) -> None:

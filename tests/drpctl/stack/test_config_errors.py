@@ -46,7 +46,7 @@ def test_cli_reports_bad_config_in_one_line(env: dict[str, str], variable: str) 
 @pytest.mark.unit
 def test_port_in_use_is_named(tmp_path: Path, settings: Settings) -> None:
     with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
+        held.bind((settings.generator_host, 0))
         held.listen()
         port = held.getsockname()[1]
         isolated = settings.model_copy(

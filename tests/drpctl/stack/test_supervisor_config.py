@@ -32,7 +32,7 @@ def test_rendered_config_stops_process_groups_and_binds_loopback(tmp_path: Path)
         assert section["stopasgroup"] == "true"
         assert section["killasgroup"] == "true"
         assert section["autostart"] == "false"  # `up` starts them in dependency order
-    assert "-ip.bind=127.0.0.1" in parser["program:seaweedfs"]["command"]
+    assert f"-ip.bind={settings.s3_host}" in parser["program:seaweedfs"]["command"]
     assert "--skip-serve-logs" in parser["program:airflow-scheduler"]["command"]
     # '%' is escaped for supervisord's interpolation.
     assert "%%-sign" in parser["program:airflow-scheduler"]["environment"]

@@ -4,22 +4,31 @@
         incremental_strategy='delete+insert',
         unique_key='order_date',
         on_schema_change='fail',
+        pre_hook="{{ drp_delete_superseded_orders('order_date', to_utc_date('order_created_at')) }}",
     )
 }}
 
 {#
     One row per order date (UTC). An incremental run recomputes only the dates of the orders
     this interval touched, from all of those dates' orders, so a status update arriving days
-    later moves the counts of the order's own date.
+    later moves the counts of the order's own date. The dates of the orders of the interval's
+    superseded batches are deleted first (pre-hook) and recomputed too: a date left without
+    orders keeps no row.
 #}
 
 with
 
 touched_dates as (
 
-    select distinct order_date
+    select order_date
     from {{ ref('fct_orders') }}
     where {{ drp_touched_filter('batch_interval_start') }}
+
+    union
+
+    select {{ to_utc_date('order_created_at') }} as order_date
+    from {{ ref('stg_generator__superseded_orders') }}
+    where {{ drp_scoped_or_false(drp_touched_filter('batch_interval_start')) }}
 
 ),
 

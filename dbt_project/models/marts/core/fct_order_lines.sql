@@ -4,6 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key='order_id',
         on_schema_change='fail',
+        pre_hook="{{ drp_delete_superseded_orders('order_id') }}",
     )
 }}
 
@@ -12,10 +13,20 @@
     currency. The unique key is the order: incremental runs replace all lines of the orders this
     interval touched (a status change re-stamps every line of its order). Inputs are read as
     "rows written this interval" plus a key lookup for the rare order whose header changed
-    without its lines or the reverse; an empty lookup costs nothing.
+    without its lines or the reverse; an empty lookup costs nothing. The orders of the
+    interval's superseded batches are deleted first (pre-hook) and looked up again: staging
+    holds their latest live version (from any interval) or nothing.
 #}
 
 with
+
+superseded as (
+
+    select source_order_id
+    from {{ ref('stg_generator__superseded_orders') }}
+    where {{ drp_touched_filter('batch_interval_start') }}
+
+),
 
 touched_headers as (
 
@@ -80,7 +91,9 @@ order_lines as (
         batch_interval_start
     from {{ ref('stg_generator__order_lines') }}
     where {{ drp_scoped_or_false(
-        "source_order_id in (select headers_only.source_order_id from headers_only)"
+        "(source_order_id in (select headers_only.source_order_id from headers_only)"
+        ~ " or source_order_id in (select superseded.source_order_id from superseded))"
+        ~ " and not (" ~ drp_touched_filter('batch_interval_start') ~ ")"
     ) }}
 
 ),
@@ -105,7 +118,11 @@ orders as (
         currency,
         order_created_at
     from {{ ref('stg_generator__orders') }}
-    where {{ drp_scoped_or_false("source_order_id in (select lines_only.source_order_id from lines_only)") }}
+    where {{ drp_scoped_or_false(
+        "(source_order_id in (select lines_only.source_order_id from lines_only)"
+        ~ " or source_order_id in (select superseded.source_order_id from superseded))"
+        ~ " and not (" ~ drp_touched_filter('batch_interval_start') ~ ")"
+    ) }}
 
 ),
 

@@ -4,6 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key='order_id',
         on_schema_change='fail',
+        pre_hook="{{ drp_delete_superseded_orders('order_id') }}",
     )
 }}
 
@@ -13,9 +14,19 @@
     Inputs are read as "rows written this interval" (cheap: the tables are clustered by
     interval) plus a key lookup for the rare order whose header changed without its lines or
     the reverse (lines arrive with every order version); an empty lookup costs nothing.
+    The orders of the interval's superseded batches are deleted first (pre-hook) and looked up
+    again: staging holds their latest live version (from any interval) or nothing.
 #}
 
 with
+
+superseded as (
+
+    select source_order_id as order_id
+    from {{ ref('stg_generator__superseded_orders') }}
+    where {{ drp_touched_filter('batch_interval_start') }}
+
+),
 
 touched_headers as (
 
@@ -83,7 +94,11 @@ orders as (
         source_system,
         batch_interval_start
     from {{ ref('stg_generator__orders') }}
-    where {{ drp_scoped_or_false("source_order_id in (select lines_only.order_id from lines_only)") }}
+    where {{ drp_scoped_or_false(
+        "(source_order_id in (select lines_only.order_id from lines_only)"
+        ~ " or source_order_id in (select superseded.order_id from superseded))"
+        ~ " and not (" ~ drp_touched_filter('batch_interval_start') ~ ")"
+    ) }}
 
 ),
 
@@ -107,7 +122,11 @@ order_line_totals as (
         item_quantity,
         lines_amount
     from {{ ref('int_order_lines_aggregated') }}
-    where {{ drp_scoped_or_false("order_id in (select headers_only.order_id from headers_only)") }}
+    where {{ drp_scoped_or_false(
+        "(order_id in (select headers_only.order_id from headers_only)"
+        ~ " or order_id in (select superseded.order_id from superseded))"
+        ~ " and not (" ~ drp_touched_filter('lines_batch_interval_start') ~ ")"
+    ) }}
 
 ),
 

@@ -2,6 +2,7 @@
     config(
         alias='customer_versions',
         unique_key='customer_version_id',
+        post_hook="{{ drp_delete_superseded_rows() }}",
     )
 }}
 
@@ -10,6 +11,8 @@
     of the SCD2 dimension. A version delivered twice (a retry, an overlapping interval) is kept
     once, the most recently ingested copy winning.
 #}
+
+{%- set superseded_keys = drp_superseded_keys('source_customer_id') %}
 
 with
 
@@ -22,6 +25,24 @@ live_batches as (
         and {{ drp_raw_batch_filter('data_interval_start') }}
 
 ),
+
+{% if is_incremental() %}
+
+superseded_batches as (
+
+    {{ drp_superseded_batches() }}
+
+),
+
+live_anywhere as (
+
+    select batch_id
+    from {{ source('ops', 'ingest_batches') }}
+    where status = 'succeeded'
+
+),
+
+{% endif %}
 
 source as (
 
@@ -44,6 +65,34 @@ source as (
     where
         {{ drp_raw_batch_filter('data_interval_start') }}
         and batch_id in (select live_batches.batch_id from live_batches)
+
+    {% if superseded_keys %}
+
+    -- Keys whose stored row came from a batch that is no longer live: their latest live
+    -- version, wherever it is in raw (none left: the post-hook deletes the key).
+    union all
+
+    select
+        source_customer_id,
+        name,
+        email,
+        country,
+        city,
+        segment,
+        customer_created_at,
+        updated_at,
+        ingested_at,
+        batch_id,
+        source_system,
+        data_interval_start,
+        data_interval_end,
+        record_hash
+    from {{ source('raw', 'customers_raw') }}
+    where
+        {{ drp_key_in('source_customer_id', superseded_keys) }}
+        and batch_id in (select live_anywhere.batch_id from live_anywhere)
+
+    {% endif %}
 
 ),
 
@@ -100,7 +149,9 @@ current_versions as (
         batch_interval_end,
         record_hash
     from {{ this }}
-    where customer_version_id in (select renamed.customer_version_id from renamed)
+    where
+        customer_version_id in (select renamed.customer_version_id from renamed)
+        and batch_id not in (select superseded_batches.batch_id from superseded_batches)
 
 ),
 

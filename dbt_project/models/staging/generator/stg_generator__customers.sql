@@ -2,6 +2,7 @@
     config(
         alias='customers',
         unique_key='source_customer_id',
+        post_hook="{{ drp_delete_superseded_rows() }}",
     )
 }}
 
@@ -9,6 +10,8 @@
     One row per customer: its latest version (the full history is `stg_generator__customer_versions`).
     Same incremental rule as orders: the newest version wins, whatever the arrival order.
 #}
+
+{%- set superseded_keys = drp_superseded_keys('source_customer_id') %}
 
 with
 
@@ -21,6 +24,24 @@ live_batches as (
         and {{ drp_raw_batch_filter('data_interval_start') }}
 
 ),
+
+{% if is_incremental() %}
+
+superseded_batches as (
+
+    {{ drp_superseded_batches() }}
+
+),
+
+live_anywhere as (
+
+    select batch_id
+    from {{ source('ops', 'ingest_batches') }}
+    where status = 'succeeded'
+
+),
+
+{% endif %}
 
 source as (
 
@@ -43,6 +64,34 @@ source as (
     where
         {{ drp_raw_batch_filter('data_interval_start') }}
         and batch_id in (select live_batches.batch_id from live_batches)
+
+    {% if superseded_keys %}
+
+    -- Keys whose stored row came from a batch that is no longer live: their latest live
+    -- version, wherever it is in raw (none left: the post-hook deletes the key).
+    union all
+
+    select
+        source_customer_id,
+        name,
+        email,
+        country,
+        city,
+        segment,
+        customer_created_at,
+        updated_at,
+        ingested_at,
+        batch_id,
+        source_system,
+        data_interval_start,
+        data_interval_end,
+        record_hash
+    from {{ source('raw', 'customers_raw') }}
+    where
+        {{ drp_key_in('source_customer_id', superseded_keys) }}
+        and batch_id in (select live_anywhere.batch_id from live_anywhere)
+
+    {% endif %}
 
 ),
 
@@ -95,7 +144,9 @@ current_versions as (
         batch_interval_end,
         record_hash
     from {{ this }}
-    where source_customer_id in (select renamed.source_customer_id from renamed)
+    where
+        source_customer_id in (select renamed.source_customer_id from renamed)
+        and batch_id not in (select superseded_batches.batch_id from superseded_batches)
 
 ),
 

@@ -2,6 +2,7 @@
     config(
         alias='order_lines',
         unique_key='source_order_id',
+        post_hook="{{ drp_delete_superseded_rows() }}",
     )
 }}
 
@@ -14,6 +15,8 @@
     the replace is the order).
 #}
 
+{%- set superseded_keys = drp_superseded_keys('source_order_id') %}
+
 with
 
 live_batches as (
@@ -25,6 +28,24 @@ live_batches as (
         and {{ drp_raw_batch_filter('data_interval_start') }}
 
 ),
+
+{% if is_incremental() %}
+
+superseded_batches as (
+
+    {{ drp_superseded_batches() }}
+
+),
+
+live_anywhere as (
+
+    select batch_id
+    from {{ source('ops', 'ingest_batches') }}
+    where status = 'succeeded'
+
+),
+
+{% endif %}
 
 source as (
 
@@ -44,6 +65,31 @@ source as (
     where
         {{ drp_raw_batch_filter('data_interval_start') }}
         and batch_id in (select live_batches.batch_id from live_batches)
+
+    {% if superseded_keys %}
+
+    -- Keys whose stored row came from a batch that is no longer live: their latest live
+    -- version, wherever it is in raw (none left: the post-hook deletes the key).
+    union all
+
+    select
+        source_order_id,
+        line_number,
+        product_id,
+        quantity,
+        unit_price,
+        order_updated_at,
+        ingested_at,
+        batch_id,
+        source_system,
+        data_interval_start,
+        data_interval_end
+    from {{ source('raw', 'order_lines_raw') }}
+    where
+        {{ drp_key_in('source_order_id', superseded_keys) }}
+        and batch_id in (select live_anywhere.batch_id from live_anywhere)
+
+    {% endif %}
 
 ),
 
@@ -92,7 +138,9 @@ current_lines as (
         batch_interval_start,
         batch_interval_end
     from {{ this }}
-    where source_order_id in (select renamed.source_order_id from renamed)
+    where
+        source_order_id in (select renamed.source_order_id from renamed)
+        and batch_id not in (select superseded_batches.batch_id from superseded_batches)
 
 ),
 

@@ -2,6 +2,7 @@
     config(
         alias='orders',
         unique_key='source_order_id',
+        post_hook="{{ drp_delete_superseded_rows() }}",
     )
 }}
 
@@ -10,6 +11,8 @@
     interval's batches, puts them next to the current version of the same orders, and keeps the
     newest of each, so a late or out-of-order record can never replace a newer version.
 #}
+
+{%- set superseded_keys = drp_superseded_keys('source_order_id') %}
 
 with
 
@@ -22,6 +25,24 @@ live_batches as (
         and {{ drp_raw_batch_filter('data_interval_start') }}
 
 ),
+
+{% if is_incremental() %}
+
+superseded_batches as (
+
+    {{ drp_superseded_batches() }}
+
+),
+
+live_anywhere as (
+
+    select batch_id
+    from {{ source('ops', 'ingest_batches') }}
+    where status = 'succeeded'
+
+),
+
+{% endif %}
 
 source as (
 
@@ -43,6 +64,33 @@ source as (
     where
         {{ drp_raw_batch_filter('data_interval_start') }}
         and batch_id in (select live_batches.batch_id from live_batches)
+
+    {% if superseded_keys %}
+
+    -- Keys whose stored row came from a batch that is no longer live: their latest live
+    -- version, wherever it is in raw (none left: the post-hook deletes the key).
+    union all
+
+    select
+        source_order_id,
+        customer_id,
+        status,
+        currency,
+        amount,
+        order_created_at,
+        updated_at,
+        ingested_at,
+        batch_id,
+        source_system,
+        data_interval_start,
+        data_interval_end,
+        record_hash
+    from {{ source('raw', 'orders_raw') }}
+    where
+        {{ drp_key_in('source_order_id', superseded_keys) }}
+        and batch_id in (select live_anywhere.batch_id from live_anywhere)
+
+    {% endif %}
 
 ),
 
@@ -93,7 +141,9 @@ current_versions as (
         batch_interval_end,
         record_hash
     from {{ this }}
-    where source_order_id in (select renamed.source_order_id from renamed)
+    where
+        source_order_id in (select renamed.source_order_id from renamed)
+        and batch_id not in (select superseded_batches.batch_id from superseded_batches)
 
 ),
 

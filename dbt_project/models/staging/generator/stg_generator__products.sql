@@ -2,10 +2,13 @@
     config(
         alias='products',
         unique_key='source_product_id',
+        post_hook="{{ drp_delete_superseded_rows() }}",
     )
 }}
 
 {# One row per product: its latest version, the newest `updated_at` winning. #}
+
+{%- set superseded_keys = drp_superseded_keys('source_product_id') %}
 
 with
 
@@ -18,6 +21,24 @@ live_batches as (
         and {{ drp_raw_batch_filter('data_interval_start') }}
 
 ),
+
+{% if is_incremental() %}
+
+superseded_batches as (
+
+    {{ drp_superseded_batches() }}
+
+),
+
+live_anywhere as (
+
+    select batch_id
+    from {{ source('ops', 'ingest_batches') }}
+    where status = 'succeeded'
+
+),
+
+{% endif %}
 
 source as (
 
@@ -39,6 +60,33 @@ source as (
     where
         {{ drp_raw_batch_filter('data_interval_start') }}
         and batch_id in (select live_batches.batch_id from live_batches)
+
+    {% if superseded_keys %}
+
+    -- Keys whose stored row came from a batch that is no longer live: their latest live
+    -- version, wherever it is in raw (none left: the post-hook deletes the key).
+    union all
+
+    select
+        source_product_id,
+        name,
+        category,
+        unit_price,
+        currency,
+        product_created_at,
+        updated_at,
+        ingested_at,
+        batch_id,
+        source_system,
+        data_interval_start,
+        data_interval_end,
+        record_hash
+    from {{ source('raw', 'products_raw') }}
+    where
+        {{ drp_key_in('source_product_id', superseded_keys) }}
+        and batch_id in (select live_anywhere.batch_id from live_anywhere)
+
+    {% endif %}
 
 ),
 
@@ -89,7 +137,9 @@ current_versions as (
         batch_interval_end,
         record_hash
     from {{ this }}
-    where source_product_id in (select renamed.source_product_id from renamed)
+    where
+        source_product_id in (select renamed.source_product_id from renamed)
+        and batch_id not in (select superseded_batches.batch_id from superseded_batches)
 
 ),
 

@@ -1,0 +1,62 @@
+"""`python -m drpctl.chaos --runs N --seed S`: what `make chaos` runs. Exit 1 when an invariant breaks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+from drp.errors import PlatformError
+from drp.settings import load_settings
+from drpctl.chaos.campaign import Campaign, default_first_day, format_table, report_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m drpctl.chaos", description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="daily runs in the campaign (default 3)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the fault profiles (default 1)")
+    parser.add_argument(
+        "--first-day", type=date.fromisoformat, default=None,
+        help="first day the campaign runs (default: the day after the last campaign's newest day)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rebuild-every", type=int, default=10,
+        help="compare published marts with a clean rebuild every K runs (and after the last; 0: last only)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--stop-after", type=datetime.fromisoformat, default=None,
+        help="start no run after this ISO time (the campaign then checks and reports what it ran)",
+    )  # fmt: skip
+    parser.add_argument("--run-timeout", type=float, default=1200, help="seconds one run may take")
+    parser.add_argument("--out", type=Path, default=None, help="report directory (default .drp/chaos)")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    settings = load_settings()
+    path = report_path(args.out or settings.state_dir / "chaos")
+    try:
+        campaign = Campaign(
+            settings,
+            seed=args.seed,
+            runs=args.runs,
+            first_day=args.first_day or default_first_day(settings),
+            rebuild_every=args.rebuild_every,
+            run_timeout=args.run_timeout,
+            echo=lambda line: print(line, flush=True),
+            report_path=path,
+            stop_after=args.stop_after,
+        )
+        report = campaign.run()
+    except PlatformError as exc:
+        print(f"chaos: {exc}", file=sys.stderr)
+        return 2
+    path.write_text(json.dumps(report, indent=2, default=str))
+    print(format_table(report))
+    print(f"\nreport: {path}")
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
