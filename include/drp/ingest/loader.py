@@ -69,6 +69,7 @@ from drp.ingest.client import ClientConfig, FetchStats, SourceClient
 from drp.ingest.contract import (
     LINES_COLUMNS,
     LINES_TABLE,
+    SPECS,
     EntitySpec,
     check_record,
     expected_fields,
@@ -394,9 +395,14 @@ class _PageBuilder:
         self.state = state
         self.archive = archive
         self.seen = SeenKeys()
-        self.fast = fast_path(spec.entity)
-        self.row_text = _order_text if spec.entity is Entity.ORDERS else _generic_text
-        self.expected = expected_fields(spec.entity)
+        # The configured contract's checks (DRP_CONTRACTS_DIR), not the packaged one's.
+        self.fast = fast_path(spec)
+        # `_order_text` assumes the packaged orders columns; another contract gets the generic text.
+        packaged_orders = (
+            spec.entity is Entity.ORDERS and spec.raw_columns == SPECS[Entity.ORDERS].raw_columns
+        )
+        self.row_text = _order_text if packaged_orders else _generic_text
+        self.expected = expected_fields(spec)
         self.batch_values = (str(batch_id), source_system, start.isoformat(), end.isoformat())
         self.batch_text = "\t".join(_esc(v) for v in self.batch_values)
         self.updated_index = [f.name for f in spec.fields].index("updated_at")

@@ -217,9 +217,6 @@ class Campaign:
                 "after_run": len(self.records),
                 "publication_run": run_id,
                 "days": [d.isoformat() for d in days],
-                # Days after the first unpublished one: not comparable with a rebuild (see
-                # observe.published_slices).
-                "unchecked_days": [d.isoformat() for d in self._days() if d not in set(days)],
                 "slices": len(published),
                 "mismatches": len(violations),
                 "seconds": round(time.monotonic() - started, 1),

@@ -9,7 +9,6 @@ platform table; the rebuild writes only a lake of its own, dropped on exit.
 
 from __future__ import annotations
 
-import itertools
 import secrets
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -245,16 +244,14 @@ def mart_slices(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> list[Ma
 
 
 def published_slices(settings: Settings, days: Sequence[date]) -> tuple[str, list[date], list[MartSlice]]:
-    """The published days of `days` up to the first one that is not published, and their slices
-    in the newest publication of them (the one consumers read last), with that publication's run.
+    """Which of `days` are published, and their slices in the newest publication of them (the
+    one consumers read last), with that publication's run.
 
-    A day that loaded raw but never published (its gate failed) stays in raw's live batches, so
-    a clean rebuild past it would hold data no publication has: comparing stops before it.
+    A day whose run failed is not published, but its raw batches are live: the next run widens
+    its dbt interval back over them (`drp.tasks.dbt_interval`), so the newest publication holds
+    them, as the clean rebuild does.
     """
-    all_current = publications(settings)
-    published_days = {p.snapshot_date for p in all_current}
-    prefix = list(itertools.takewhile(lambda d: d in published_days, sorted(set(days))))
-    current = [p for p in all_current if p.snapshot_date in set(prefix)]
+    current = [p for p in publications(settings) if p.snapshot_date in set(days)]
     if not current:
         return "", [], []
     newest = max(current, key=lambda p: p.lake_snapshot_id)

@@ -1,5 +1,5 @@
 """The dbt results task: a summary from dbt's own run results, or a clear error when the build
-did not run in this try of the run (Cosmos's watcher producer skips itself on a cleared run)."""
+did not run in this try of the run (a run cleared without its build producer)."""
 
 from __future__ import annotations
 
@@ -57,5 +57,6 @@ def test_missing_run_results_parse_to_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("summary", [None, {}])
 def test_a_run_whose_build_did_not_run_fails_with_what_to_do(summary: dict[str, int] | None) -> None:
-    with pytest.raises(DbtBuildMissingError, match="Trigger a new run for the day"):
+    expected = "Clear `transform.dbt_producer_watcher`.*new run for the day"
+    with pytest.raises(DbtBuildMissingError, match=expected):
         dbt_run_results(summary)
