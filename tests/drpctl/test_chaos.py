@@ -49,6 +49,20 @@ def test_the_same_seed_draws_the_same_campaign_and_another_seed_another() -> Non
 
 
 @pytest.mark.unit
+def test_a_campaign_starts_with_a_clean_baseline_day() -> None:
+    # Something published to compare with a clean rebuild, whatever the drawn faults fail later.
+    first, *rest = draw_campaign(1, 5, FIRST)
+    assert (first.action, first.days, first.faults, first.kill, first.outage) == (
+        "new_day",
+        (FIRST,),
+        {},
+        None,
+        None,
+    )
+    assert any(p.faults or p.kill or p.outage for p in rest)
+
+
+@pytest.mark.unit
 def test_a_campaign_moves_forward_reruns_and_backfills_only_days_it_ran() -> None:
     profiles = draw_campaign(1, 200, FIRST)
     done: list[date] = []
@@ -203,8 +217,8 @@ def test_failure_check_wants_the_run_row_and_every_failed_task_named_and_explain
 @pytest.mark.e2e
 @pytest.mark.timeout(3600)
 def test_a_short_campaign_holds_every_invariant(tmp_path: Path) -> None:
-    """Three runs (seed 1: quarantined and x100 records, an object-store outage with HTTP 500s,
-    late records with 429s and truncated pages), a clean rebuild at the end."""
+    """Three runs (seed 1: a clean baseline day, then an object-store outage with HTTP 500s and
+    invalid records, then late records with 429s and truncated pages), a clean rebuild at the end."""
     result = subprocess.run(
         [sys.executable, "-m", "drpctl.chaos", "--runs", "3", "--seed", "1", "--first-day", FIRST.isoformat(),
          "--out", str(tmp_path), "--run-timeout", "900"],

@@ -133,13 +133,24 @@ def draw_profile(seed: int, index: int, *, next_day: date, done: list[date]) -> 
     )
 
 
+def baseline_profile(day: date) -> FaultProfile:
+    """A campaign's first run: a clean day, so the campaign has a publication to compare with a
+    clean rebuild and earlier days for reruns and backfills, whatever the faults do later."""
+    return FaultProfile(index=0, action="new_day", days=(day,), faults={}, kill=None, kill_after=0.0,
+                        outage=None, outage_after=0.0, outage_seconds=0.0)  # fmt: skip
+
+
 def draw_campaign(seed: int, runs: int, first_day: date) -> list[FaultProfile]:
-    """Every profile of a campaign of `runs` runs starting at `first_day`."""
+    """Every profile of a campaign of `runs` runs starting at `first_day`: a clean baseline day,
+    then drawn profiles."""
     profiles: list[FaultProfile] = []
     done: list[date] = []
     next_day = first_day
     for index in range(runs):
-        profile = draw_profile(seed, index, next_day=next_day, done=done)
+        if index == 0:
+            profile = baseline_profile(next_day)
+        else:
+            profile = draw_profile(seed, index, next_day=next_day, done=done)
         profiles.append(profile)
         if profile.action == "new_day":
             done.append(next_day)
