@@ -33,6 +33,7 @@ from drpctl.chaos.invariants import (
 from drpctl.chaos.observe import Truth, batch_rows, observe_batch
 from drpctl.chaos.profile import DATA_FAULTS, HTTP_FAULTS, KILL_TARGETS, draw_campaign
 from tests.drp.transform.dbt_helpers import isolated_database
+from tests.e2e.dag_runs import heal_days
 
 FIRST = date(2024, 2, 1)
 
@@ -219,11 +220,16 @@ def test_failure_check_wants_the_run_row_and_every_failed_task_named_and_explain
 def test_a_short_campaign_holds_every_invariant(tmp_path: Path) -> None:
     """Three runs (seed 1: a clean baseline day, then an object-store outage with HTTP 500s and
     invalid records, then late records with 429s and truncated pages), a clean rebuild at the end."""
-    result = subprocess.run(
-        [sys.executable, "-m", "drpctl.chaos", "--runs", "3", "--seed", "1", "--first-day", FIRST.isoformat(),
-         "--out", str(tmp_path), "--run-timeout", "900"],
-        capture_output=True, text=True, timeout=3500, check=False,
-    )  # fmt: skip
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "drpctl.chaos", "--runs", "3", "--seed", "1", "--first-day",
+             FIRST.isoformat(), "--out", str(tmp_path), "--run-timeout", "900"],
+            capture_output=True, text=True, timeout=3500, check=False,
+        )  # fmt: skip
+    finally:
+        # The campaign's faulted batches stay live in the platform's raw; later tests' days name
+        # their quarantined customers. Three runs touch at most the three days from FIRST.
+        heal_days(load_settings(), [FIRST + timedelta(days=i) for i in range(3)])
     out = result.stdout + result.stderr
     reports = list(tmp_path.glob("report-*.json"))
     assert len(reports) == 1, out[-4000:]
