@@ -26,7 +26,7 @@ def dbt_interval(
     end: datetime,
     loads: list[dict[str, Any]],
     high_water: datetime | None = None,
-    stale_from: datetime | None = None,
+    stale: tuple[datetime, datetime] | None = None,
 ) -> tuple[datetime, datetime]:
     """The interval dbt must (re)build: the run's, widened back to raw the warehouse has not seen.
 
@@ -35,20 +35,23 @@ def dbt_interval(
     first load); batches between the warehouse's high-water mark (the end of the latest
     interval it holds) and this run, e.g. dimension days loaded by a run for a later day into
     another warehouse, or a run for a later day after a gap; and intervals whose live batch
-    changed after the head was built (`stale_from`: a rerun that loaded a new batch, then failed
-    before publishing, so the head was restored to rows of the batch it superseded).
+    changed after the head was built (`stale`, before or after the run's own interval: a rerun
+    that loaded a new batch, then failed before publishing, so the head was restored to rows of
+    the batch it superseded, or a day reloaded outside a run).
     """
     earliest = [to_utc(load["history_from"]) for load in loads if load.get("history_from")]
+    latest = [end]
     if high_water is not None and high_water < start:
         earliest.append(to_utc(high_water))
-    if stale_from is not None:
-        earliest.append(to_utc(stale_from))
-    return (min([start, *earliest]), end)
+    if stale is not None:
+        earliest.append(to_utc(stale[0]))
+        latest.append(to_utc(stale[1]))
+    return (min([start, *earliest]), max(latest))
 
 
-def warehouse_stale_from(settings: Settings) -> datetime | None:
-    """The start of the earliest interval whose rows at the lake's head come from a batch that
-    is no longer live (None when the head holds live batches only, or nothing yet)."""
+def warehouse_stale(settings: Settings) -> tuple[datetime, datetime] | None:
+    """The span of the intervals whose rows at the lake's head come from a batch that is no
+    longer live (None when the head holds live batches only, or nothing yet)."""
     import duckdb
     import psycopg
 
@@ -63,23 +66,27 @@ def warehouse_stale_from(settings: Settings) -> datetime | None:
                 row[0]
                 for row in con.execute(
                     "select table_name from duckdb_columns() where database_name = current_database() "
-                    "and schema_name = 'staging' and column_name in ('batch_id', 'batch_interval_start') "
-                    "group by table_name having count(*) = 2 order by table_name"
+                    "and schema_name = 'staging' "
+                    "and column_name in ('batch_id', 'batch_interval_start', 'batch_interval_end') "
+                    "group by table_name having count(*) = 3 order by table_name"
                 ).fetchall()
             ]
             if not tables:
                 return None
             rows = " union all ".join(
-                f"select batch_id, batch_interval_start from staging.{name}" for name in tables
+                f"select batch_id, batch_interval_start, batch_interval_end from staging.{name}"
+                for name in tables
             )
             row = con.execute(
-                f"select min(batch_interval_start) from ({rows}) "
+                f"select min(batch_interval_start), max(batch_interval_end) from ({rows}) "
                 "where not list_contains(?::varchar[], batch_id::varchar)",
                 [live],
             ).fetchone()
         except duckdb.CatalogException:
             return None
-    return row[0] if row and row[0] is not None else None
+    if not row or row[0] is None or row[1] is None:
+        return None
+    return (row[0], row[1])
 
 
 def warehouse_high_water(settings: Settings) -> datetime | None:
@@ -222,7 +229,7 @@ def prepare_warehouse(
     }
     if start is not None and end is not None:
         dbt_start, dbt_end = dbt_interval(
-            start, end, loads or [], warehouse_high_water(settings), warehouse_stale_from(settings)
+            start, end, loads or [], warehouse_high_water(settings), warehouse_stale(settings)
         )
         result |= {"dbt_interval_start": dbt_start.isoformat(), "dbt_interval_end": dbt_end.isoformat()}
     return result

@@ -9,7 +9,7 @@ import pytest
 
 from drp.lake.connection import lake
 from drp.settings import Settings
-from drp.tasks import dbt_interval, warehouse_high_water, warehouse_stale_from
+from drp.tasks import dbt_interval, warehouse_high_water, warehouse_stale
 from tests.isolated_lake import isolated_lake
 
 DAY = datetime(2025, 3, 11, tzinfo=UTC)
@@ -42,24 +42,34 @@ def test_history_loaded_by_the_run_is_built() -> None:
 @pytest.mark.unit
 def test_an_interval_whose_live_batch_changed_after_the_head_was_built_is_rebuilt() -> None:
     # A rerun of an earlier day loaded a new batch, then failed: the head still holds the old one.
-    stale = datetime(2025, 3, 1, tzinfo=UTC)
-    assert dbt_interval(DAY, NEXT, [], high_water=DAY, stale_from=stale) == (stale, NEXT)
+    stale = (datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 2, tzinfo=UTC))
+    assert dbt_interval(DAY, NEXT, [], high_water=DAY, stale=stale) == (stale[0], NEXT)
+    # A later day reloaded after it was built: the run of an earlier day rebuilds up to it too.
+    later = (datetime(2025, 7, 15, tzinfo=UTC), datetime(2025, 7, 16, tzinfo=UTC))
+    assert dbt_interval(DAY, NEXT, [], high_water=later[1], stale=later) == (DAY, later[1])
 
 
 @pytest.mark.integration
 def test_rows_of_batches_that_are_no_longer_live_are_found_at_the_head(settings: Settings) -> None:
     with isolated_lake(settings) as overrides:
         local = settings.model_copy(update=overrides)
-        assert warehouse_stale_from(local) is None  # a new lake
+        assert warehouse_stale(local) is None  # a new lake
         with lake(local) as con:
             con.execute("create schema staging")
-            con.execute("create table staging.orders (batch_id uuid, batch_interval_start timestamptz)")
-        assert warehouse_stale_from(local) is None  # nothing built yet
+            con.execute(
+                "create table staging.orders "
+                "(batch_id uuid, batch_interval_start timestamptz, batch_interval_end timestamptz)"
+            )
+        assert warehouse_stale(local) is None  # nothing built yet
         with lake(local) as con:
             # No batch with a random id is live in the registry: the row is stale.
-            con.execute("insert into staging.orders values (uuid(), '2025-03-05 00:00:00+00')")
-            con.execute("insert into staging.orders values (uuid(), '2025-03-09 00:00:00+00')")
-        assert warehouse_stale_from(local) == datetime(2025, 3, 5, tzinfo=UTC)
+            con.execute(
+                "insert into staging.orders values (uuid(), '2025-03-05 00:00:00+00', '2025-03-06 00:00:00+00')"
+            )
+            con.execute(
+                "insert into staging.orders values (uuid(), '2025-03-09 00:00:00+00', '2025-03-10 00:00:00+00')"
+            )
+        assert warehouse_stale(local) == (datetime(2025, 3, 5, tzinfo=UTC), datetime(2025, 3, 10, tzinfo=UTC))
 
 
 @pytest.mark.integration
