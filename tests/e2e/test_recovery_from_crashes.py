@@ -6,8 +6,12 @@ had no audit row. Here every drill must end with the run succeeding through Airf
 with one audit row per task try (the killed one too) and nothing lost or duplicated in raw.
 
 These tests kill and stop the shared stack's processes: run them under the scheduler lock, e.g.
-`flock /tmp/work/scheduler.lock .venv/bin/pytest -q tests/e2e/test_crash_recovery.py`.
+`flock /tmp/work/scheduler.lock .venv/bin/pytest -q tests/e2e/test_recovery_from_crashes.py`.
 Each drill is one run of a day nobody else uses, at the generator's own volume.
+
+
+The file is named to run after test_daily_dag.py: a run here publishes a build of all the history
+the shared raw holds, including test_daily_dag's bad day, which that module expects unpublished.
 """
 
 from __future__ import annotations
