@@ -9,6 +9,9 @@
                                         model runs: the model looks their latest live version up
                                         in raw by these constants, which the Postgres scanner
                                         pushes down (a join would read the whole raw table)
+    - `drp_live_batches_through_end()`  where that version may come from: live batches of any
+                                        interval before the build's end. A later day's batch is
+                                        not the warehouse's yet (its own run builds and gates it)
     - `drp_key_in(column, keys)`        `column in (...)` over those constants, `false` when none
     - `drp_delete_superseded_rows()`    staging post-hook: rows still carrying such a batch after
                                         the merge are keys with no live version left: delete them
@@ -23,6 +26,17 @@
     where
         superseded.status != 'succeeded'
         and {{ drp_raw_batch_filter('superseded.data_interval_start') }}
+{%- endmacro %}
+
+{% macro drp_live_batches_through_end() -%}
+    {%- set interval = drp_data_interval() -%}
+    select live.batch_id
+    from {{ source('ops', 'ingest_batches') }} as live
+    where
+        live.status = 'succeeded'
+    {%- if interval['end'] is not none %}
+        and live.data_interval_start < {{ drp_timestamptz(interval['end']) }}
+    {%- endif %}
 {%- endmacro %}
 
 {% macro drp_superseded_keys(key_column) -%}

@@ -215,12 +215,24 @@ def test_rerun_of_a_day_changes_nothing_and_leaves_a_failed_runs_writes_out(
         assert _marts_digest(con) == marts_before
         assert _orders_on(con, BAD_DAY) == 0
     assert _raw_orders(settings, CLEAN_DAY) == raw_before and raw_before[0] > 0
+    with psycopg.connect(settings.postgres_conninfo()) as conn:  # the rerun appended, nothing deleted
+        batches = conn.execute(
+            "select status, count(*) from ops.ingest_batches where entity = 'orders' "
+            "and data_interval_start = %s group by status",
+            (str(CLEAN_DAY),),
+        ).fetchall()
+    assert dict(batches).get("succeeded") == 1 and dict(batches).get("replaced", 0) >= 1, batches
 
 
 def _raw_orders(settings: Settings, day: date) -> tuple[Any, ...]:
+    """The day's live orders in raw: rows and amount (a rerun appends a batch and replaces the
+    previous one; raw keeps both)."""
     with psycopg.connect(settings.postgres_conninfo()) as conn:
         row = conn.execute(
-            "select count(*), sum(amount) from raw.orders_raw where data_interval_start = %s", (str(day),)
+            "select count(*), sum(o.amount) from raw.orders_raw as o "
+            "join ops.ingest_batches as b on b.batch_id = o.batch_id and b.status = 'succeeded' "
+            "where o.data_interval_start = %s",
+            (str(day),),
         ).fetchone()
     assert row is not None
     return tuple(row)

@@ -71,7 +71,11 @@ def write_audit_row(settings: Settings, row: dict[str, Any]) -> bool:
 
     A killed try's row can come from two writers (a heartbeat-timeout callback in the DAG
     processor and the run-end listener in the scheduler), so the check and the insert run under
-    an advisory lock on the try.
+    an advisory lock on the try. A run's outcome can be reported twice too: the scheduler also
+    finishes running runs of a paused DAG (`dag.test()` runs, a run paused while it ended) and
+    queues their DAG callback beside the one already run. A run row is written once per outcome:
+    skipped when the run's newest row is already a run row with the same status (a cleared run
+    that ends again writes task rows first, then its new outcome).
     """
     values = [json.dumps(v, default=str) if k == "metadata" else v for k, v in row.items()]
     insert = sql.SQL("insert into ops.pipeline_flow_audit ({}) values ({})").format(
@@ -89,6 +93,17 @@ def write_audit_row(settings: Settings, row: dict[str, Any]) -> bool:
                 key,
             ).fetchone()
             if exists:
+                return False
+        elif row.get("task_id") is None:
+            conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", [json.dumps(key)])
+            newest = conn.execute(
+                """
+                select task_id, status from ops.pipeline_flow_audit
+                where flow_name = %s and flow_run_id = %s order by id desc limit 1
+                """,
+                key[:2],
+            ).fetchone()
+            if newest is not None and newest[0] is None and newest[1] == row.get("status"):
                 return False
         conn.execute(insert, values)
     return True
@@ -317,7 +332,9 @@ def _dag(status: str) -> Callable[[Context], None]:
     def run(ctx: Context) -> None:
         settings = get_settings()
         row = dag_row(settings, ctx, status)
-        write_audit_row(settings, row)
+        if not write_audit_row(settings, row):
+            log.info("audit: run %s already recorded as %s", row["flow_run_id"], status)
+            return  # the outcome was recorded (and alerted) by the other report of it
         if status == "failed":
             alert(
                 settings,

@@ -163,6 +163,32 @@ def test_the_run_row_names_the_failed_task_even_without_its_row(
         pg.execute("delete from ops.pipeline_flow_audit where flow_name = %s", [flow])
 
 
+def test_a_run_outcome_reported_twice_is_recorded_once(settings: Settings, pg: psycopg.Connection) -> None:
+    """The scheduler also finishes runs of a paused DAG (a `dag.test()` run, a DAG paused while its
+    run ended) and queues their DAG callback beside the one already run: one row per outcome. A
+    cleared run that ends again records its new outcome."""
+    flow, run_id = f"pytest-audit-{uuid4().hex[:12]}", "manual__2003-03-01"
+    try:
+        write_audit_row(settings, _task(flow, run_id, "quality_gate", 1, "failed", error_message="gate"))
+        run = dag_row(settings, _run_context(flow, run_id, reason="task_failure"), "failed")
+        assert write_audit_row(settings, run)
+        assert not write_audit_row(settings, {**run, "ended_at": T0 + timedelta(hours=2)})
+        # Cleared and run again: its task rows come first, then the run's new outcome.
+        write_audit_row(settings, _task(flow, run_id, "quality_gate", 2, "success"))
+        again = dag_row(settings, _run_context(flow, run_id), "success")
+        assert write_audit_row(settings, again)
+        assert not write_audit_row(settings, again)
+        write_audit_row(settings, _task(flow, run_id, "quality_gate", 3, "failed", error_message="gate"))
+        assert write_audit_row(settings, run)  # failed again, after a success: a new outcome
+        statuses = pg.execute(
+            "select status from ops.pipeline_flow_audit where flow_name = %s and task_id is null order by id",
+            [flow],
+        ).fetchall()
+        assert [s for (s,) in statuses] == ["failed", "success", "failed"]
+    finally:
+        pg.execute("delete from ops.pipeline_flow_audit where flow_name = %s", [flow])
+
+
 def test_unaudited_rows_skip_tries_that_never_ran_or_have_a_row() -> None:
     tries = [
         TryRecord("a", 1, "failed"),

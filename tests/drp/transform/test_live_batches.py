@@ -5,7 +5,9 @@ A day loads cleanly and is built; the day is loaded again with a legitimate, sma
 first one while raw keeps the first one's rows; an incremental build of that day must leave the
 warehouse equal to raw's live batches: an order only the superseded batch held is gone from
 staging and every mart, an order the new batch no longer updates falls back to its previous
-live version, and the day's metrics count what is live. Run on both dbt targets.
+live version, and the day's metrics count what is live. A later day loaded meanwhile, but not
+built yet, stays out: a rerun of an earlier day builds raw as of that day's end. Run on both dbt
+targets.
 """
 
 from __future__ import annotations
@@ -34,18 +36,21 @@ pytestmark = pytest.mark.integration
 
 EPOCH = date(2026, 10, 1)
 
-# The newest version of each key among raw's live batches, computed in Postgres without dbt.
+# The newest version of each key among raw's live batches before an interval's end, computed in
+# Postgres without dbt.
 LIVE_ORDERS = """
     select distinct on (o.source_order_id) o.source_order_id, o.status, o.amount, o.updated_at,
         o.order_created_at
     from raw.orders_raw as o
     join ops.ingest_batches as b on b.batch_id = o.batch_id and b.status = 'succeeded'
+    where b.data_interval_start < %(end)s
     order by o.source_order_id, o.updated_at desc, o.ingested_at desc
 """
 LIVE_CUSTOMER_VERSIONS = """
     select distinct c.source_customer_id, c.updated_at
     from raw.customers_raw as c
     join ops.ingest_batches as b on b.batch_id = c.batch_id and b.status = 'succeeded'
+    where b.data_interval_start < %(end)s
 """
 
 
@@ -103,6 +108,10 @@ def test_rerun_with_a_smaller_batch_leaves_no_superseded_row(
                 row[0] for row in _warehouse(settings, target, "select order_id from analytics.fct_orders")
             }
 
+            # Day 3 arrives (live, not built yet): later versions of day 2's orders.
+            for entity in ("customers", "products", "orders"):
+                load_interval(settings, entity, _day(3), _day(4), api_base_url=generator_url)
+
             # Day 2 again: a legitimate batch that quarantines ~10% of the orders and customers.
             replaced = [_live_batch(settings, e, _day(2)) for e in ("orders", "customers")]
             for entity in ("customers", "orders"):
@@ -117,8 +126,11 @@ def test_rerun_with_a_smaller_batch_leaves_no_superseded_row(
             assert kept is not None and kept[0] > 0
 
             with connect(settings) as conn:
-                live = fetch_rows(conn.execute(LIVE_ORDERS).fetchall())
-                live_versions = fetch_rows(conn.execute(LIVE_CUSTOMER_VERSIONS).fetchall())
+                live = fetch_rows(conn.execute(LIVE_ORDERS, {"end": _day(3)}).fetchall())
+                live_versions = fetch_rows(conn.execute(LIVE_CUSTOMER_VERSIONS, {"end": _day(3)}).fetchall())
+                later = conn.execute(LIVE_ORDERS, {"end": _day(4)}).fetchall()
+            newest = {row[0]: row[3] for row in fetch_rows(later)}
+            assert any(newest[row[0]] != row[3] for row in live), "day 3 should update earlier orders"
             live_ids = {row[0] for row in live}
             vanished = before - live_ids
             assert vanished, "the smaller batch should have left some orders with no live version"
@@ -134,7 +146,9 @@ def test_rerun_with_a_smaller_batch_leaves_no_superseded_row(
                 "select source_order_id, status, amount, updated_at, order_created_at from staging.orders",
             )  # fmt: skip
             assert {row[0] for row in staged} & vanished == set()
-            assert staged == live, "staging.orders is not the newest live version of every order"
+            assert staged == live, (
+                "staging.orders is not the newest live version (before day 3) of every order"
+            )
 
             facts = _warehouse(
                 settings, target, "select order_id, status, amount, updated_at, order_created_at from analytics.fct_orders"

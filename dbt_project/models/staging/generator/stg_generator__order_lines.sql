@@ -37,11 +37,9 @@ superseded_batches as (
 
 ),
 
-live_anywhere as (
+live_through_end as (
 
-    select batch_id
-    from {{ source('ops', 'ingest_batches') }}
-    where status = 'succeeded'
+    {{ drp_live_batches_through_end() }}
 
 ),
 
@@ -69,7 +67,7 @@ source as (
     {% if superseded_keys %}
 
     -- Keys whose stored row came from a batch that is no longer live: their latest live
-    -- version, wherever it is in raw (none left: the post-hook deletes the key).
+    -- version in raw before the build's end (none left: the post-hook deletes the key).
     union all
 
     select
@@ -87,7 +85,7 @@ source as (
     from {{ source('raw', 'order_lines_raw') }}
     where
         {{ drp_key_in('source_order_id', superseded_keys) }}
-        and batch_id in (select live_anywhere.batch_id from live_anywhere)
+        and batch_id in (select live_through_end.batch_id from live_through_end)
 
     {% endif %}
 
