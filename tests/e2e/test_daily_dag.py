@@ -1,12 +1,17 @@
 """The real daily DAG end to end (`dag.test()`) against the running stack: generator, Postgres,
 dbt on the lake (DuckLake), Great Expectations, and publication in `ops.published_snapshots`.
 
-Each test uses its own far-past days so tests never see each other's intervals.
+The module runs the DAG's tasks on a database and a lake of its own (the stack's services, the
+platform's Airflow): its bad day stays out of the platform's raw, where every later build would
+pick it up, and nothing the platform's raw already holds (other drills' days) reaches its
+assertions. Each test uses its own far-past days so tests never see each other's intervals.
 """
 
 from __future__ import annotations
 
+import secrets
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,19 +20,43 @@ from typing import Any
 import psycopg
 import pytest
 
+from drp.db.migrate import upgrade
 from drp.lake.connection import lake, lake_identity, sql_literal
 from drp.lake.rollback import unpublished_snapshots
 from drp.publish import registry
 from drp.publish.snapshots import PublishError, export_published, publication, published_lake
 from drp.settings import Settings
 from drp.transform.manifest import published_marts
-from tests.e2e.dag_runs import WebhookReceiver, business_columns, run_day
+from drpctl.db_admin import create_database, drop_database
+from tests.e2e.dag_runs import WebhookReceiver, business_columns, dag_under_test, run_day
+from tests.isolated_lake import isolated_lake
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
 MARTS = published_marts()  # the models of the dbt exposure analytics_parquet_snapshots
 
 CLEAN_DAY = date(2025, 3, 11)
 BAD_DAY = date(2025, 3, 18)
+
+
+@pytest.fixture(scope="module")
+def settings(settings: Settings) -> Iterator[Settings]:
+    """The platform's settings with a new, migrated database and a new lake (dropped on exit)."""
+    name = f"drp_test_e2e_{secrets.token_hex(4)}"
+    create_database(settings.postgres_admin_dsn, name, settings.postgres_user)
+    try:
+        with isolated_lake(settings) as lake_overrides:
+            own = settings.model_copy(update={"postgres_db": name, **lake_overrides})
+            upgrade(own)
+            yield own
+    finally:
+        drop_database(settings.postgres_admin_dsn, name)
+
+
+@pytest.fixture(scope="module")
+def daily_dag(settings: Settings, webhook: WebhookReceiver) -> Iterator[Any]:
+    own = {f: getattr(settings, f) for f in ("postgres_db", "lake_catalog_db", "lake_data_prefix")}
+    with dag_under_test(settings, webhook, **own) as dag:
+        yield dag
 
 
 def _states(dag_run: Any) -> dict[str, str]:
