@@ -25,7 +25,7 @@ from drp.lake.connection import lake, lake_identity, sql_literal
 from drp.lake.rollback import unpublished_snapshots
 from drp.publish import registry
 from drp.publish.snapshots import PublishError, export_published, publication, published_lake
-from drp.settings import Settings
+from drp.settings import Settings, load_settings
 from drp.transform.manifest import published_marts
 from drpctl.db_admin import create_database, drop_database
 from tests.e2e.dag_runs import WebhookReceiver, business_columns, dag_under_test, run_day
@@ -55,7 +55,10 @@ def settings(settings: Settings) -> Iterator[Settings]:
 @pytest.fixture(scope="module")
 def daily_dag(settings: Settings, webhook: WebhookReceiver) -> Iterator[Any]:
     own = {f: getattr(settings, f) for f in ("postgres_db", "lake_catalog_db", "lake_data_prefix")}
-    with dag_under_test(settings, webhook, **own) as dag:
+    # The DAG stays the platform's (its Assets are named after the platform's settings: named
+    # after this module's database they are Assets the scheduler never activated, and the tasks
+    # refuse them); only its tasks' settings are this module's.
+    with dag_under_test(load_settings(), webhook, **own) as dag:
         yield dag
 
 
