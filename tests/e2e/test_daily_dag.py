@@ -9,7 +9,6 @@ assertions. Each test uses its own far-past days so tests never see each other's
 
 from __future__ import annotations
 
-import secrets
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,16 +19,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from drp.db.migrate import upgrade
 from drp.lake.connection import lake, lake_identity, sql_literal
 from drp.lake.rollback import unpublished_snapshots
 from drp.publish import registry
 from drp.publish.snapshots import PublishError, export_published, publication, published_lake
 from drp.settings import Settings, load_settings
 from drp.transform.manifest import published_marts
-from drpctl.db_admin import create_database, drop_database
+from tests.drp.transform.dbt_helpers import isolated_database
 from tests.e2e.dag_runs import WebhookReceiver, business_columns, dag_under_test, run_day
-from tests.isolated_lake import isolated_lake
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
 MARTS = published_marts()  # the models of the dbt exposure analytics_parquet_snapshots
@@ -41,15 +38,8 @@ BAD_DAY = date(2025, 3, 18)
 @pytest.fixture(scope="module")
 def settings(settings: Settings) -> Iterator[Settings]:
     """The platform's settings with a new, migrated database and a new lake (dropped on exit)."""
-    name = f"drp_test_e2e_{secrets.token_hex(4)}"
-    create_database(settings.postgres_admin_dsn, name, settings.postgres_user)
-    try:
-        with isolated_lake(settings) as lake_overrides:
-            own = settings.model_copy(update={"postgres_db": name, **lake_overrides})
-            upgrade(own)
-            yield own
-    finally:
-        drop_database(settings.postgres_admin_dsn, name)
+    with isolated_database(settings, settings.state_dir) as own:
+        yield own
 
 
 @pytest.fixture(scope="module")
