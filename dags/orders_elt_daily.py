@@ -164,7 +164,7 @@ def orders_elt_daily() -> None:
         data_interval_end: datetime | None,
     ) -> dict[str, Any]:
         start, end = _interval(params, data_interval_start, data_interval_end)
-        return tasks.prepare_warehouse(start, end, list(loads))
+        return tasks.prepare_warehouse(start, end, list(loads), full_refresh=bool(params["full_refresh"]))
 
     transform = DbtTaskGroup(
         group_id="transform",
@@ -228,13 +228,16 @@ def orders_elt_daily() -> None:
         params: dict[str, Any],
         data_interval_start: datetime | None,
         data_interval_end: datetime | None,
+        ti: TaskInstance,
     ) -> dict[str, Any]:
         start, end = _interval(params, data_interval_start, data_interval_end)
         try:
-            return tasks.quality_gate(run_id, start, end)
-        except (QualityGateError, ReconciliationError) as exc:
+            # Everything the build wrote is published with this run, so all of it is gated.
+            built = tasks.build_interval(ti.xcom_pull(task_ids="prepare_warehouse"))
+            return tasks.quality_gate(run_id, start, end, built=built)
+        except (QualityGateError, ReconciliationError, tasks.BuildIntervalMissingError) as exc:
             # Data that broke a critical expectation, or that disagrees with raw, will do so
-            # again: fail now, no retries.
+            # again (a missing build interval needs a cleared run): fail now, no retries.
             raise AirflowFailException(str(exc)) from exc
 
     @task(outlets=MART_ASSETS)

@@ -25,8 +25,10 @@ def dbt_interval(
     start: datetime,
     end: datetime,
     loads: list[dict[str, Any]],
+    *,
     high_water: datetime | None = None,
     stale: tuple[datetime, datetime] | None = None,
+    first_build_from: datetime | None = None,
 ) -> tuple[datetime, datetime]:
     """The interval dbt must (re)build: the run's, widened back to raw the warehouse has not seen.
 
@@ -38,8 +40,14 @@ def dbt_interval(
     changed after the head was built (`stale`, before or after the run's own interval: a rerun
     that loaded a new batch, then failed before publishing, so the head was restored to rows of
     the batch it superseded, or a day reloaded outside a run).
+
+    A build from nothing (a new lake, or a full refresh) takes every raw row up to the end
+    whatever the start: `first_build_from`, the earliest live raw interval, says so, so that the
+    gate judges everything such a build will publish.
     """
     earliest = [to_utc(load["history_from"]) for load in loads if load.get("history_from")]
+    if first_build_from is not None:
+        earliest.append(to_utc(first_build_from))
     latest = [end]
     if high_water is not None and high_water < start:
         earliest.append(to_utc(high_water))
@@ -49,9 +57,17 @@ def dbt_interval(
     return (min([start, *earliest]), max(latest))
 
 
+# Staging tables that list what superseded batches held, on purpose: their rows are never stale.
+SUPERSEDED_LISTS = ("superseded_orders",)
+
+
 def warehouse_stale(settings: Settings) -> tuple[datetime, datetime] | None:
     """The span of the intervals whose rows at the lake's head come from a batch that is no
-    longer live (None when the head holds live batches only, or nothing yet)."""
+    longer live (None when the head holds live batches only, or nothing yet).
+
+    `staging.superseded_orders` is left out: it holds rows of replaced batches by design, and
+    counting them would widen every later build back to the oldest interval ever rerun.
+    """
     import duckdb
     import psycopg
 
@@ -70,6 +86,7 @@ def warehouse_stale(settings: Settings) -> tuple[datetime, datetime] | None:
                     "and column_name in ('batch_id', 'batch_interval_start', 'batch_interval_end') "
                     "group by table_name having count(*) = 3 order by table_name"
                 ).fetchall()
+                if row[0] not in SUPERSEDED_LISTS
             ]
             if not tables:
                 return None
@@ -199,16 +216,20 @@ def prepare_warehouse(
     end: datetime | None = None,
     loads: list[dict[str, Any]] | None = None,
     settings: Settings | None = None,
+    *,
+    full_refresh: bool = False,
 ) -> dict[str, Any]:
     """Get the lake ready for this run's build, and decide the interval dbt builds.
 
     Installs the DuckDB extensions offline, then restores the lake's head to the newest
     published snapshot: writes of a run that failed or died before publishing are undone, so
     this run builds on exactly what consumers see (`drp.lake.rollback`). The interval is the
-    run's, widened back to raw the head has not seen (`dbt_interval`).
+    run's, widened back to raw the head has not seen (`dbt_interval`), and to all raw when the
+    build starts from nothing (`full_refresh`, or nothing at the head).
     """
     import psycopg
 
+    from drp.ingest.registry import earliest_live_start
     from drp.lake.connection import lake_identity
     from drp.lake.extensions import ensure_extensions, extension_directory
     from drp.lake.rollback import restore_head
@@ -228,8 +249,18 @@ def prepare_warehouse(
         "tables_dropped": restored.tables_dropped,
     }
     if start is not None and end is not None:
+        high_water = warehouse_high_water(settings)
+        first_build_from = None
+        if full_refresh or high_water is None:
+            with psycopg.connect(settings.postgres_conninfo()) as conn:
+                first_build_from = earliest_live_start(conn)
         dbt_start, dbt_end = dbt_interval(
-            start, end, loads or [], warehouse_high_water(settings), warehouse_stale(settings)
+            start,
+            end,
+            loads or [],
+            high_water=high_water,
+            stale=warehouse_stale(settings),
+            first_build_from=first_build_from,
         )
         result |= {"dbt_interval_start": dbt_start.isoformat(), "dbt_interval_end": dbt_end.isoformat()}
     return result
@@ -292,22 +323,61 @@ def dbt_run_results(summary: dict[str, Any] | None) -> dict[str, Any]:
     return summary
 
 
+class BuildIntervalMissingError(PlatformError):
+    """`prepare_warehouse` left no dbt interval: the gate cannot tell what the build wrote."""
+
+
+def build_interval(prepared: dict[str, Any] | None) -> tuple[datetime, datetime]:
+    """The interval the run's dbt build was given, from `prepare_warehouse`'s result."""
+    if not prepared or "dbt_interval_start" not in prepared or "dbt_interval_end" not in prepared:
+        raise BuildIntervalMissingError(
+            "prepare_warehouse left no dbt interval in this try of the run: the gate cannot tell "
+            "what the build wrote. Clear the run from `prepare_warehouse` on."
+        )
+    return (
+        to_utc(datetime.fromisoformat(prepared["dbt_interval_start"])),
+        to_utc(datetime.fromisoformat(prepared["dbt_interval_end"])),
+    )
+
+
 def quality_gate(
-    run_id: str, start: datetime, end: datetime, *, settings: Settings | None = None
+    run_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    built: tuple[datetime, datetime] | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """The blocking gate: Great Expectations on the build's lake snapshot, then reconciliation of
-    that snapshot with raw's live batches of the interval. Raises on a critical failure or a
-    disagreement (alerted), alerts on warnings."""
+    that snapshot with raw's live batches. Raises on a critical failure or a disagreement
+    (alerted), alerts on warnings.
+
+    Both cover everything the build wrote (`built`, dbt's interval; default the run's): the
+    publication that follows carries it all, including a day the build carried in because its
+    own run failed, so such a day is judged here again and blocks until it is fixed.
+    """
     from drp.monitoring.alerts import send_alert
     from drp.quality.gate import run_quality_gate
     from drp.quality.reconcile import check_run
 
     settings = settings or get_settings()
-    report = run_quality_gate(settings, run_id=run_id, data_interval_start=start, data_interval_end=end)
+    scope_start, scope_end = built or (start, end)
+    report = run_quality_gate(
+        settings,
+        run_id=run_id,
+        data_interval_start=start,
+        data_interval_end=end,
+        scope_start=scope_start,
+        scope_end=scope_end,
+    )
     summary = report.as_dict()
     if report.lake_snapshot_id is not None:
         summary["reconciliation"] = check_run(
-            settings, run_id, start, end, lake_snapshot_id=report.lake_snapshot_id
+            settings,
+            run_id,
+            min(to_utc(scope_start), to_utc(start)),
+            max(to_utc(scope_end), to_utc(end)),
+            lake_snapshot_id=report.lake_snapshot_id,
         )
     warnings = summary["warning_failures"]
     if warnings:

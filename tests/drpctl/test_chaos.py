@@ -21,14 +21,17 @@ from drpctl.chaos.campaign import Campaign, RunRecord
 from drpctl.chaos.invariants import (
     BatchObservation,
     FailedRun,
+    GateScope,
     MartSlice,
     Publication,
+    PublishedBatch,
     TaskAuditRow,
     Violation,
     check_batches,
     check_failures_explained,
     check_gates,
     check_marts,
+    check_published_batches_gated,
 )
 from drpctl.chaos.observe import Truth, batch_rows, observe_batch
 from drpctl.chaos.profile import DATA_FAULTS, HTTP_FAULTS, KILL_TARGETS, draw_campaign
@@ -167,6 +170,26 @@ def test_gate_check_refuses_a_publication_without_a_passed_gate() -> None:
     found = check_gates([Publication("2024-02-01", "r1", 3, 1), Publication("2024-02-02", "r2", 0, 0)])
     assert [v.subject for v in found] == ["2024-02-01", "2024-02-02"]
     assert "1 suites blocked" in found[0].message and "without a gate result" in found[1].message
+
+
+@pytest.mark.unit
+def test_a_published_batch_no_passing_gate_judged_is_a_gate_violation() -> None:
+    def at(day: int, hour: int = 0) -> datetime:
+        return datetime(2024, 2, day, hour, tzinfo=UTC)
+
+    day1 = PublishedBatch("b1", at(1), at(2), loaded_at=at(2, 1))
+    day2 = PublishedBatch("b2", at(2), at(3), loaded_at=at(3, 1))  # its own gate failed
+    own_gates = [GateScope("r1", at(2, 2), at(1), at(2)), GateScope("r3", at(4, 2), at(3), at(4))]
+    # Day 3's publication carries day 2 in; a gate of day 3's own interval never judged it.
+    found = check_published_batches_gated("r3", [day1, day2], own_gates)
+    assert [(v.invariant, v.subject) for v in found] == [("gates", "2024-02-02")]
+    assert "b2" in found[0].message and "run r3" in found[0].message
+    # A gate over everything day 3's build wrote judged it.
+    whole = [own_gates[0], GateScope("r3", at(4, 2), at(2), at(4))]
+    assert check_published_batches_gated("r3", [day1, day2], whole) == []
+    # A gate that passed before the batch was loaded (an earlier run of the day) did not see it.
+    reloaded = PublishedBatch("b1b", at(1), at(2), loaded_at=at(5))
+    assert [v.subject for v in check_published_batches_gated("r3", [reloaded], whole)] == ["2024-02-01"]
 
 
 @pytest.mark.unit

@@ -369,6 +369,12 @@ def live_batch_ids(conn: psycopg.Connection[Any]) -> list[UUID]:
     return [row[0] for row in conn.execute(f"select batch_id from {TABLE} where status = 'succeeded'")]
 
 
+def earliest_live_start(conn: psycopg.Connection[Any]) -> datetime | None:
+    """The start of the earliest interval a live batch covers (None: no live batch)."""
+    row = conn.execute(f"select min(data_interval_start) from {TABLE} where status = 'succeeded'").fetchone()
+    return row[0] if row else None
+
+
 def missing_days(
     conn: psycopg.Connection[Any], source_system: str, entity: str, first: datetime, before: datetime
 ) -> list[datetime]:

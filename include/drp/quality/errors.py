@@ -37,6 +37,13 @@ class QualityGateError(QualityError):
             f"{len(failures)} critical expectation(s) failed"
         ]
         lines += [f"  - {failure.describe()}" for failure in failures]
+        if report.carried_days:
+            lines.append(
+                f"  The gate validated everything the build wrote: {report.scope} (a carried day's own "
+                "run failed or never ran; it is published with this run). A failure on a carried day "
+                "blocks every later day until that day is fixed: `make run DATE=<day>` once the source "
+                "is fixed, or `drp replay`."
+            )
         if report.data_docs_path:
             lines.append(f"  Data Docs: {report.data_docs_path}")
         super().__init__("\n".join(lines))

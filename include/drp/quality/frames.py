@@ -1,13 +1,18 @@
 """Read what the gate validates from the DuckDB warehouse, for one run's data interval.
 
 One pandas frame per suite (same name), read one at a time by `FrameReader` after the interval
-has been scoped into temp tables. The relation frames are scoped to the interval:
+has been scoped into temp tables. The scope is the interval the run's build wrote (`$start`,
+`$end`): the run's own interval, widened back to days the build carried in (a day whose run
+failed or never ran, history days). The relation frames are scoped to it:
 
 * `staging.orders`: rows written by the interval's batches (`batch_interval_start` inside it) or
   created inside it. A rerun or a backfill of an old interval sees the same orders;
 * `analytics.fct_orders` / `analytics.fct_order_lines`: the facts of those orders, plus facts the
   interval's batches wrote;
 * `analytics.daily_order_metrics`: the interval's dates and every order date it touched;
+  volume is judged on whole days of the run's own interval (`$own_start`, `$own_end`) and on
+  every whole day of the scope whose orders the build carried in (not on history days without
+  orders);
 * the dimensions: whole tables (SCD2 checks need every version; they are small).
 
 The derived frames (`reconciliation.daily_orders`, `integrity.relationships`,
@@ -22,7 +27,7 @@ results of everything that could be read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 import duckdb
@@ -75,6 +80,17 @@ _SCOPE_SQL: Final[tuple[tuple[str, str], ...]] = (
         """,
     ),
     (
+        # Days outside the run's own interval whose orders batch the build carried in.
+        "q_carried_days",
+        f"""
+        select distinct {_utc_date("batch_interval_start")} as order_date
+        from q_staging_orders
+        where
+            {_in_interval("batch_interval_start")}
+            and not (batch_interval_start >= $own_start and batch_interval_start < $own_end)
+        """,
+    ),
+    (
         # The interval's own dates and every order date it touched.
         "q_dates",
         f"""
@@ -102,10 +118,19 @@ _SCOPE_SQL: Final[tuple[tuple[str, str], ...]] = (
         select
             order_date,
             order_date in (select order_date from interval_dates) as in_interval,
-            -- the whole UTC day lies inside the interval: its volume can be judged
-            (cast(order_date as timestamp) at time zone 'UTC') >= $start::timestamptz
-            and ((cast(order_date as timestamp) + interval 1 day) at time zone 'UTC') <= $end::timestamptz
-                as full_day
+            -- the whole UTC day lies inside the run's own interval, or inside the scope as a
+            -- carried day: its volume can be judged
+            (
+                (cast(order_date as timestamp) at time zone 'UTC') >= $own_start::timestamptz
+                and ((cast(order_date as timestamp) + interval 1 day) at time zone 'UTC')
+                    <= $own_end::timestamptz
+            )
+            or (
+                (cast(order_date as timestamp) at time zone 'UTC') >= $start::timestamptz
+                and ((cast(order_date as timestamp) + interval 1 day) at time zone 'UTC')
+                    <= $end::timestamptz
+                and order_date in (select order_date from q_carried_days)
+            ) as full_day
         from all_dates
         """,
     ),
@@ -132,10 +157,10 @@ _RELATION_FRAMES: Final[dict[str, str]] = {
 # Which temp tables each frame needs (a frame whose input failed reports that failure).
 _NEEDS: Final[dict[str, tuple[str, ...]]] = {
     "staging.orders": ("q_staging_orders",),
-    "analytics.daily_order_metrics": ("q_dates", "q_daily_order_metrics"),
+    "analytics.daily_order_metrics": ("q_carried_days", "q_dates", "q_daily_order_metrics"),
     "analytics.fct_orders": ("q_fct_orders",),
     "analytics.fct_order_lines": ("q_fct_order_lines",),
-    "reconciliation.daily_orders": ("q_dates", "q_daily_order_metrics"),
+    "reconciliation.daily_orders": ("q_carried_days", "q_dates", "q_daily_order_metrics"),
     "integrity.relationships": ("q_staging_orders", "q_fct_orders", "q_fct_order_lines"),
 }
 
@@ -316,6 +341,8 @@ class FrameReader:
         data_interval_start: datetime,
         data_interval_end: datetime,
         orders_per_day: int,
+        scope_start: datetime | None = None,
+        scope_end: datetime | None = None,
     ) -> None:
         """Scope the interval.
 
@@ -324,9 +351,19 @@ class FrameReader:
             data_interval_start: inclusive start of the run's interval (timezone-aware).
             data_interval_end: exclusive end.
             orders_per_day: the source's configured daily volume (for the volume ratio).
+            scope_start: inclusive start of what the build wrote (default: the run's interval).
+                It is widened to cover the run's interval whatever is passed.
+            scope_end: exclusive end of it.
         """
         self._conn = conn
-        self._params: dict[str, Any] = {"start": data_interval_start, "end": data_interval_end}
+        start = min(scope_start or data_interval_start, data_interval_start)
+        end = max(scope_end or data_interval_end, data_interval_end)
+        self._params: dict[str, Any] = {
+            "start": start,
+            "end": end,
+            "own_start": data_interval_start,
+            "own_end": data_interval_end,
+        }
         self._extra: dict[str, dict[str, Any]] = {
             "reconciliation.daily_orders": {"orders_per_day": orders_per_day},
             "contracts.columns": {"relations": list(CONTRACTS)},
@@ -340,6 +377,13 @@ class FrameReader:
                 conn.execute(f"create or replace temp table {table} as {sql}", _used(sql, self._params))
             except duckdb.Error as exc:
                 self.failed[table] = _one_line(exc)
+
+    def carried_days(self) -> list[date]:
+        """Days outside the run's own interval whose orders the build carried in (oldest first)."""
+        if "q_carried_days" in self.failed:
+            return []
+        rows = self._conn.execute("select order_date from q_carried_days order by order_date").fetchall()
+        return [row[0] for row in rows]
 
     def read(self, name: str) -> Frame:
         """The frame of suite `name`, or a Frame carrying the reason it could not be read."""

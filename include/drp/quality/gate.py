@@ -63,6 +63,8 @@ def run_quality_gate(
     gx_root: Path | None = None,
     build_docs: bool = True,
     suites: Sequence[str] | None = None,
+    scope_start: datetime | None = None,
+    scope_end: datetime | None = None,
 ) -> QualityReport:
     """Validate the warehouse for one run's interval; raise if publication must be blocked.
 
@@ -79,6 +81,10 @@ def run_quality_gate(
         build_docs: build Data Docs for this run (on by default).
         suites: validate only these suites (default: every suite of `suites.SUITES`). The
             pipeline always runs them all; a subset serves re-checks and tests.
+        scope_start: inclusive start of the interval the run's build wrote (default: the run's
+            interval). The pipeline passes dbt's interval: a day the build carried in (its own
+            run failed or never ran) is published with this run, so it is validated with it.
+        scope_end: exclusive end of it.
 
     Returns:
         The report: per-suite success and counts, warning failures, Data Docs path, timings.
@@ -91,6 +97,8 @@ def run_quality_gate(
     started = time.perf_counter()
     _check_interval(data_interval_start, data_interval_end)
     data_interval_start, data_interval_end = to_utc(data_interval_start), to_utc(data_interval_end)
+    scope_start = min(to_utc(scope_start or data_interval_start), data_interval_start)
+    scope_end = max(to_utc(scope_end or data_interval_end), data_interval_end)
     selected = _select(suites)
     if duckdb_path is not None and not Path(duckdb_path).is_file():
         raise QualityInputError(f"no DuckDB warehouse at {duckdb_path}")
@@ -107,7 +115,7 @@ def run_quality_gate(
     validated_at = datetime.now(UTC)
     gx_run_id = RunIdentifier(run_name=run_id, run_time=validated_at)
     parameters = expectation_parameters(
-        data_interval_start, data_interval_end, orders_per_day=settings.generator_orders_per_day
+        scope_start, scope_end, orders_per_day=settings.generator_orders_per_day
     )
     results: list[SuiteResult] = []
     keys: list[Any] = []
@@ -120,7 +128,10 @@ def run_quality_gate(
             data_interval_start=data_interval_start,
             data_interval_end=data_interval_end,
             orders_per_day=settings.generator_orders_per_day,
+            scope_start=scope_start,
+            scope_end=scope_end,
         )
+        carried_days = tuple(reader.carried_days())
         timings["read_frames"] += time.perf_counter() - mark
         for spec in selected:
             mark = time.perf_counter()
@@ -166,6 +177,9 @@ def run_quality_gate(
         elapsed_seconds=time.perf_counter() - started,
         timings=timings,
         lake_snapshot_id=validated_snapshot,
+        scope_start=scope_start,
+        scope_end=scope_end,
+        carried_days=carried_days,
     )
 
     mark = time.perf_counter()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,9 @@ class QualityReport:
         elapsed_seconds: gate wall time (read, validate, docs, record).
         lake_snapshot_id: the lake catalog snapshot validated (None for a DuckDB file); publish
             publishes exactly this snapshot.
+        scope_start / scope_end: what was validated: the run's interval, widened to everything
+            the run's build wrote (None: the run's interval).
+        carried_days: days outside the run's interval whose orders the build carried in.
     """
 
     run_id: str
@@ -134,6 +137,19 @@ class QualityReport:
     elapsed_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     lake_snapshot_id: int | None = None
+    scope_start: datetime | None = None
+    scope_end: datetime | None = None
+    carried_days: tuple[date, ...] = ()
+
+    @property
+    def scope(self) -> str:
+        """The validated interval, and the carried days when the build wrote more than the run's."""
+        start = self.scope_start or self.data_interval_start
+        end = self.scope_end or self.data_interval_end
+        text = f"[{start.isoformat()}, {end.isoformat()})"
+        if self.carried_days:
+            text += ", carrying in " + ", ".join(day.isoformat() for day in self.carried_days)
+        return text
 
     @property
     def passed(self) -> bool:
@@ -163,6 +179,8 @@ class QualityReport:
             f"in {self.elapsed_seconds:.1f}s: {len(self.critical_failures)} critical, "
             f"{len(self.warnings)} warning failure(s)"
         ]
+        if self.scope != f"[{self.data_interval_start.isoformat()}, {self.data_interval_end.isoformat()})":
+            lines.append(f"  validated what the build wrote: {self.scope}")
         lines += [f"  CRITICAL {failure.describe()}" for failure in self.critical_failures]
         lines += [f"  WARNING  {failure.describe()}" for failure in self.warnings]
         if self.data_docs_path:
@@ -176,6 +194,9 @@ class QualityReport:
             "data_interval_start": self.data_interval_start.isoformat(),
             "data_interval_end": self.data_interval_end.isoformat(),
             "passed": self.passed,
+            "scope_start": (self.scope_start or self.data_interval_start).isoformat(),
+            "scope_end": (self.scope_end or self.data_interval_end).isoformat(),
+            "carried_days": [day.isoformat() for day in self.carried_days],
             "lake_snapshot_id": self.lake_snapshot_id,
             "validated_at": self.validated_at.isoformat(),
             "elapsed_seconds": round(self.elapsed_seconds, 3),

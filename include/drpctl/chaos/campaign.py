@@ -227,6 +227,9 @@ class Campaign:
     def _check(self, record: RunRecord, truth: observe.Truth, *, marts: bool) -> None:
         found = self._check_records(truth)
         found += invariants.check_gates(observe.published_with_gates(self.settings, self._days()))
+        found += invariants.check_published_batches_gated(
+            *observe.published_batches(self.settings, self._days())
+        )
         found += self._check_failures(record)
         if marts:
             found += self.check_marts()

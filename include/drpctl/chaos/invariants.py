@@ -8,7 +8,10 @@ plant broken observations and see a check fail.
    Checked for live (`succeeded`) and `held` batches, and for `replaced` ones that raw keeps
    (append-only raw: rows of a superseded batch stay until a purge records itself). A `failed`
    batch must have left no rows.
-2. Gates: every published day's run passed its quality gate.
+2. Gates: every published day's run passed its quality gate, and every orders batch the newest
+   publication holds was judged by a gate that passed: one recorded after the batch was loaded,
+   whose validated interval covers the batch's (a day carried into a later day's build counts
+   only if that later day's gate judged it).
 3. Marts: published marts equal a clean rebuild from raw (`rebuild`), per mart and published day.
 4. Failures explained: a failed run has its run row in `ops.pipeline_flow_audit` naming every
    task Airflow failed, and each failed task has its own audit row with an error message.
@@ -17,6 +20,7 @@ plant broken observations and see a check fail.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 # Batch statuses whose rows raw must hold. `replaced` joins them when raw is append-only.
@@ -129,6 +133,45 @@ def check_gates(publications: list[Publication]) -> list[Violation]:
         elif p.blocking:
             violations.append(
                 Violation("gates", p.day, f"run {p.run_id} published although {p.blocking} suites blocked")
+            )
+    return violations
+
+
+@dataclass(frozen=True)
+class PublishedBatch:
+    """An orders batch whose rows the newest publication holds."""
+
+    batch_id: str
+    start: datetime
+    end: datetime
+    loaded_at: datetime  # when the batch was committed
+
+
+@dataclass(frozen=True)
+class GateScope:
+    """What a publication's gate validated: the interval, and when it was published."""
+
+    run_id: str
+    published_at: datetime
+    start: datetime
+    end: datetime
+
+
+def check_published_batches_gated(
+    newest_run: str, batches: list[PublishedBatch], scopes: list[GateScope]
+) -> list[Violation]:
+    """Invariant 2, by batch: every batch of the newest publication was judged by a passing gate."""
+    violations = []
+    for b in batches:
+        judged = any(s.published_at >= b.loaded_at and s.start <= b.start and b.end <= s.end for s in scopes)
+        if not judged:
+            violations.append(
+                Violation(
+                    "gates",
+                    f"{b.start:%Y-%m-%d}",
+                    f"orders batch {b.batch_id} is published (run {newest_run}) but no gate that "
+                    "passed after it was loaded covered its interval",
+                )
             )
     return violations
 

@@ -21,14 +21,22 @@ import duckdb
 import httpx
 import psycopg
 
-from drp.lake.connection import init_lake, lake
+from drp.lake.connection import init_lake, lake, lake_identity
 from drp.publish.snapshots import publications, published_lake
 from drp.settings import Settings
 from drp.storage.object_store import client as s3_client
 from drp.transform.dbt_runner import run_dbt
 from drp.transform.manifest import published_marts
 from drp_domain import ENTITIES
-from drpctl.chaos.invariants import BatchObservation, FailedRun, MartSlice, Publication, TaskAuditRow
+from drpctl.chaos.invariants import (
+    BatchObservation,
+    FailedRun,
+    GateScope,
+    MartSlice,
+    Publication,
+    PublishedBatch,
+    TaskAuditRow,
+)
 from drpctl.db_admin import create_database, drop_database
 
 TRUTH_MAX_DAYS: Final = 31  # the generator's longest window
@@ -162,6 +170,45 @@ def published_with_gates(settings: Settings, days: Sequence[date]) -> list[Publi
         Publication(p.snapshot_date.isoformat(), p.run_id, *gates.get((p.run_id, p.snapshot_date), (0, 0)))
         for p in wanted
     ]
+
+
+def published_batches(
+    settings: Settings, days: Sequence[date]
+) -> tuple[str, list[PublishedBatch], list[GateScope]]:
+    """The orders batches of `days` that the newest publication holds, and what every
+    publication's gate validated (from the gate summary the publication records)."""
+    current = publications(settings)
+    wanted = set(days)
+    if not current or not wanted:
+        return "", [], []
+    newest = max(current, key=lambda p: p.lake_snapshot_id)
+    with published_lake(settings, newest.snapshot_date) as (_, con):
+        rows = con.execute(
+            "select distinct batch_id::varchar, batch_interval_start, batch_interval_end from staging.orders"
+        ).fetchall()
+    rows = [r for r in rows if r[1].astimezone(UTC).date() in wanted]
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        loaded: dict[str, datetime] = dict(
+            conn.execute(
+                "select batch_id::text, ended_at from ops.ingest_batches where batch_id = any(%s::uuid[])",
+                [[r[0] for r in rows]],
+            ).fetchall()
+        )
+        published = conn.execute(
+            "select run_id, published_at, details -> 'quality' from ops.published_snapshots where lake = %s",
+            [lake_identity(settings)],
+        ).fetchall()
+    batches = [PublishedBatch(b, start, end, loaded[b]) for b, start, end in rows if loaded.get(b)]
+    scopes = []
+    for run_id, published_at, quality in published:
+        gate = quality or {}
+        start = gate.get("scope_start") or gate.get("data_interval_start")
+        end = gate.get("scope_end") or gate.get("data_interval_end")
+        if start and end:
+            scopes.append(
+                GateScope(run_id, published_at, datetime.fromisoformat(start), datetime.fromisoformat(end))
+            )
+    return newest.run_id, batches, scopes
 
 
 # --- the audit table -------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Write-audit-publish on the real lake, with the failures that matter: a dbt build killed with
 SIGKILL, a publish killed with SIGKILL, a critical violation at the gate. None may change what
 consumers see, and the next run must build on exactly what was published. Readers of published
-data never wait on a run that is building.
+data never wait on a run that is building. A day that failed its gate is not published with a
+later day either: the later day's gate judges it again until it is fixed.
 
 One story per module, in order: an isolated Postgres database and lake, a small generator of
 its own (300 orders a day), days from EPOCH.
@@ -276,3 +277,32 @@ def test_readers_of_published_data_never_wait_on_a_build(story: Story) -> None:
     assert head(story.settings) > start  # the build committed while the reads ran
     assert len(reads) >= 3, reads
     assert max(reads) < 10, reads  # no read waited for the build
+
+
+def gate(story: Story, run_id: str, offset: int, prepared: dict[str, Any]) -> dict[str, Any]:
+    """The gate as the DAG runs it: over everything the run's build wrote."""
+    built = tasks.build_interval(prepared)
+    return tasks.quality_gate(run_id, day(offset), day(offset + 1), built=built, settings=story.settings)
+
+
+def test_a_day_that_failed_its_gate_blocks_later_days_until_it_is_fixed(story: Story) -> None:
+    pub, marts, files = published_state(story.settings)
+    # Day 3 failed its gate above and keeps its live batch: day 4's build carries it in, and
+    # publishing day 4 would publish it too.
+    prepared = build(story, 4, load(story, 4))
+    assert datetime.fromisoformat(prepared["dbt_interval_start"]) == day(3)
+    with pytest.raises(QualityGateError, match="order_created_at_not_in_future") as raised:
+        gate(story, "wap__day4", 4, prepared)
+    assert f"carrying in {day(3).date().isoformat()}" in str(raised.value)
+    assert published_state(story.settings) == (pub, marts, files)
+
+    # Fixed at the source, day 3 runs again and publishes; then day 4 passes on its own.
+    prepared = build(story, 3, load(story, 3))
+    fixed = gate(story, "wap__day3_fixed", 3, prepared)
+    assert fixed["carried_days"] == []
+    tasks.publish("wap__day3_fixed", day(3), fixed["lake_snapshot_id"], settings=story.settings)
+    prepared = build(story, 4, [])
+    assert datetime.fromisoformat(prepared["dbt_interval_start"]) == day(4)
+    passed = gate(story, "wap__day4_again", 4, prepared)
+    result = tasks.publish("wap__day4_again", day(4), passed["lake_snapshot_id"], settings=story.settings)
+    assert publication(story.settings).lake_snapshot_id == result["lake_snapshot_id"]

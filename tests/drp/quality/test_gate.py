@@ -339,6 +339,32 @@ def test_interval_scoping_a_backfill_rerun_of_an_earlier_day_passes(
     assert volume_rows >= 2
 
 
+def test_a_day_the_build_carried_in_is_judged_with_the_run(tmp_path: Path, run_gate: RunGate) -> None:
+    # Day 2's volume collapsed, so its own gate failed and nothing of it was published. Day 3's
+    # build carries it in ([day 2, day 4)) and would publish it: day 3's gate judges it too.
+    path = _faulted(tmp_path, collapse_days=(INTERVAL_DAY - 1,))
+    assert run_gate(path).passed  # day 3 alone is clean
+    with pytest.raises(QualityGateError) as raised:
+        run_gate(path, scope_start=START - timedelta(days=1))
+    report = raised.value.report
+    carried = SAMPLE.first_day + timedelta(days=INTERVAL_DAY - 1)
+    assert "volume_not_collapsed" in {f.check for f in report.critical_failures}
+    assert report.carried_days == (carried,)
+    assert f"carrying in {carried.isoformat()}" in str(raised.value)
+    assert "make run DATE=<day>" in str(raised.value)
+    # Recorded under the run's own interval (one publication per day is looked up by it).
+    assert (report.data_interval_start, report.data_interval_end) == (START, END)
+    assert report.as_dict()["carried_days"] == [carried.isoformat()]
+
+
+def test_history_days_without_orders_are_not_judged_for_volume(warehouse: Path, run_gate: RunGate) -> None:
+    # A first run's build reaches back to the dimensions' history: days before any order.
+    report = run_gate(warehouse, scope_start=START - timedelta(days=60))
+    assert report.passed, report.summary()
+    assert report.carried_days == tuple(SAMPLE.first_day + timedelta(days=i) for i in range(INTERVAL_DAY))
+    assert report.result("reconciliation.daily_orders").rows >= 60
+
+
 def test_airflow_pendulum_intervals_are_accepted(warehouse: Path, run_gate: RunGate) -> None:
     start = pendulum.instance(START).in_timezone("Europe/Paris")  # same instant, another zone
     report = run_gate(warehouse, start=start, end=pendulum.instance(END), suites=["staging.orders"])

@@ -40,6 +40,15 @@ def test_history_loaded_by_the_run_is_built() -> None:
 
 
 @pytest.mark.unit
+def test_a_build_from_nothing_covers_all_live_raw() -> None:
+    # A new lake (or a full refresh) builds every raw row up to the end: the gate must judge it all.
+    first = datetime(2024, 3, 1, tzinfo=UTC)
+    assert dbt_interval(DAY, NEXT, [], high_water=None, first_build_from=first) == (first, NEXT)
+    # Raw that starts later than the run (a backfill of an early day) does not narrow it.
+    assert dbt_interval(DAY, NEXT, [], first_build_from=datetime(2026, 1, 1, tzinfo=UTC)) == (DAY, NEXT)
+
+
+@pytest.mark.unit
 def test_an_interval_whose_live_batch_changed_after_the_head_was_built_is_rebuilt() -> None:
     # A rerun of an earlier day loaded a new batch, then failed: the head still holds the old one.
     stale = (datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 2, tzinfo=UTC))
@@ -68,6 +77,13 @@ def test_rows_of_batches_that_are_no_longer_live_are_found_at_the_head(settings:
             )
             con.execute(
                 "insert into staging.orders values (uuid(), '2025-03-09 00:00:00+00', '2025-03-10 00:00:00+00')"
+            )
+        assert warehouse_stale(local) == (datetime(2025, 3, 5, tzinfo=UTC), datetime(2025, 3, 10, tzinfo=UTC))
+        with lake(local) as con:
+            # The list of what replaced batches held is made of such rows: it never makes a build wider.
+            con.execute("create table staging.superseded_orders as from staging.orders")
+            con.execute(
+                "insert into staging.superseded_orders values (uuid(), '2025-01-02 00:00:00+00', '2025-01-03 00:00:00+00')"
             )
         assert warehouse_stale(local) == (datetime(2025, 3, 5, tzinfo=UTC), datetime(2025, 3, 10, tzinfo=UTC))
 
