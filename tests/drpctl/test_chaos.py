@@ -18,6 +18,7 @@ from drp.ingest.loader import load_interval
 from drp.settings import Settings, load_settings
 from drp_generator.faults import parse_faults
 from drpctl.chaos.campaign import Campaign, RunRecord
+from drpctl.chaos.heal import heal_days
 from drpctl.chaos.invariants import (
     BatchObservation,
     FailedRun,
@@ -36,7 +37,6 @@ from drpctl.chaos.invariants import (
 from drpctl.chaos.observe import Truth, batch_rows, observe_batch
 from drpctl.chaos.profile import DATA_FAULTS, HTTP_FAULTS, KILL_TARGETS, draw_campaign
 from tests.drp.transform.dbt_helpers import isolated_database
-from tests.e2e.dag_runs import heal_days
 
 FIRST = date(2024, 2, 1)
 
@@ -250,8 +250,8 @@ def test_a_short_campaign_holds_every_invariant(tmp_path: Path) -> None:
             capture_output=True, text=True, timeout=3500, check=False,
         )  # fmt: skip
     finally:
-        # The campaign's faulted batches stay live in the platform's raw; later tests' days name
-        # their quarantined customers. Three runs touch at most the three days from FIRST.
+        # The campaign heals its days when it ends; a campaign that crashed did not, and its
+        # faulted batches would stop every later test's line. Three runs touch at most three days.
         heal_days(load_settings(), [FIRST + timedelta(days=i) for i in range(3)])
     out = result.stdout + result.stderr
     reports = list(tmp_path.glob("report-*.json"))
@@ -265,6 +265,9 @@ def test_a_short_campaign_holds_every_invariant(tmp_path: Path) -> None:
     assert report["outcomes"].get("error", 0) == 0, [r["error"] for r in report["run_records"]]
     assert report["ok"] and result.returncode == 0, out[-4000:]
     assert "records lost" in result.stdout and "faults injected:" in result.stdout
+    # It ended by loading its days again without faults.
+    days = sorted({d for r in report["run_records"] for d in r["profile"]["days"]})
+    assert report["healed_days"] == days and report["heal_refused"] == [], report["heal_refused"]
 
 
 # --- the observations behind the records check, on a real load with planted damage -------------

@@ -169,18 +169,3 @@ def run_day(dag: Any, day: date, **extra: Any) -> Any:
     finally:
         for param, value in defaults:
             param.value = value
-
-
-def heal_days(settings: Settings, days: list[date]) -> None:
-    """Load `days` again from the source without faults, so their live batches are clean.
-
-    Drills (chaos, drift, invalid records) write faulted batches into the platform's own raw; a
-    customer quarantined there stays unknown to every later day's orders that name it, and the
-    gate fails those days. Tests that drill the platform's data heal it when they end.
-    """
-    from drp.ingest.loader import load_interval  # noqa: PLC0415 - the loader is heavy to import
-
-    for day in days:
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        for entity in ("customers", "products", "orders"):
-            load_interval(settings, entity, start, start + timedelta(days=1))

@@ -25,7 +25,8 @@ from drp.ingest.contract import PACKAGED_CONTRACTS_DIR
 from drp.ingest.replay import replay_interval
 from drp.publish.snapshots import publication
 from drp.settings import Settings
-from tests.e2e.dag_runs import WebhookReceiver, dag_under_test, heal_days, run_day
+from drpctl.chaos.heal import heal_days
+from tests.e2e.dag_runs import WebhookReceiver, dag_under_test, run_day
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
 
@@ -86,7 +87,7 @@ def _heal_the_drill_day(settings: Settings) -> Iterator[None]:
     # The drill's invalid records stay quarantined in the day's live batches; later days' orders
     # naming those customers would fail their gate.
     yield
-    heal_days(settings, [DRILL_DAY])
+    assert heal_days(settings, [DRILL_DAY]) == []
 
 
 def test_drift_drill_alias_replay_then_the_day_publishes(

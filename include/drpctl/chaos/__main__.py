@@ -11,6 +11,7 @@ from pathlib import Path
 from drp.errors import PlatformError
 from drp.settings import load_settings
 from drpctl.chaos.campaign import Campaign, default_first_day, format_table, report_path
+from drpctl.chaos.heal import heal_days
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--run-timeout", type=float, default=1200, help="seconds one run may take")
     parser.add_argument("--out", type=Path, default=None, help="report directory (default .drp/chaos)")
+    parser.add_argument(
+        "--no-heal", action="store_true",
+        help="leave the campaign's faulted batches live (default: reload its days without faults at the end)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -49,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
             stop_after=args.stop_after,
         )
         report = campaign.run()
+        days = sorted({d for r in campaign.records for d in r.profile.days})
+        if not args.no_heal:
+            print(f"healing {len(days)} campaign days (reloading them without faults)", flush=True)
+            report["heal_refused"] = heal_days(settings, days, echo=lambda line: print(line, flush=True))
+        report["healed_days"] = [] if args.no_heal else [d.isoformat() for d in days]
     except PlatformError as exc:
         print(f"chaos: {exc}", file=sys.stderr)
         return 2

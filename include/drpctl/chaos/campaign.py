@@ -333,6 +333,10 @@ def format_table(report: dict[str, Any]) -> str:
     lines += [f"{k:<{width}}{v}" for k, v in rows]
     lines += ["", "faults injected:"]
     lines += [f"  {k:<{width - 2}}{v}" for k, v in report["faults_injected"].items()]
+    if "healed_days" in report:
+        refused = report.get("heal_refused", [])
+        lines += ["", f"healed days: {len(report['healed_days'])} (refused loads: {len(refused)})"]
+        lines += [f"  {line}" for line in refused[:10]]
     lines += ["", "invariants: " + ("all held" if report["ok"] else "BROKEN")]
     for v in report["violations"][:30]:
         lines.append(f"  [{v['invariant']}] {v['subject']}: {v['message']}")
