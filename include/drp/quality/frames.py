@@ -1,4 +1,4 @@
-"""Read what the gate validates from the DuckDB warehouse, for one run's data interval.
+"""Read what the gate validates from the DuckDB warehouse: what one run's build wrote.
 
 One pandas frame per suite (same name), read one at a time by `FrameReader` after the interval
 has been scoped into temp tables. The scope is the interval the run's build wrote (`$start`,
@@ -80,14 +80,32 @@ _SCOPE_SQL: Final[tuple[tuple[str, str], ...]] = (
         """,
     ),
     (
-        # Days outside the run's own interval whose orders batch the build carried in.
+        # Days outside the run's own interval that an orders batch the build carried in covers
+        # (every day of a multi-day batch).
         "q_carried_days",
-        f"""
-        select distinct {_utc_date("batch_interval_start")} as order_date
-        from q_staging_orders
+        """
+        with batch_days as (
+            select distinct
+                unnest(range(
+                    cast(timezone('UTC', batch_interval_start) as timestamp),
+                    cast(timezone('UTC', batch_interval_end) as timestamp),
+                    interval 1 day
+                )) as day_start
+            from (
+                select distinct batch_interval_start, batch_interval_end
+                from q_staging_orders
+                where batch_interval_start < $end and batch_interval_end > $start
+            )
+        )
+        select cast(day_start as date) as order_date
+        from batch_days
         where
-            {_in_interval("batch_interval_start")}
-            and not (batch_interval_start >= $own_start and batch_interval_start < $own_end)
+            (day_start at time zone 'UTC') >= $start::timestamptz
+            and (day_start at time zone 'UTC') < $end::timestamptz
+            and not (
+                (day_start at time zone 'UTC') >= $own_start::timestamptz
+                and (day_start at time zone 'UTC') < $own_end::timestamptz
+            )
         """,
     ),
     (

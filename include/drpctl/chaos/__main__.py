@@ -53,19 +53,29 @@ def main(argv: list[str] | None = None) -> int:
             report_path=path,
             stop_after=args.stop_after,
         )
-        report = campaign.run()
-        days = sorted({d for r in campaign.records for d in r.profile.days})
-        if not args.no_heal:
-            print(f"healing {len(days)} campaign days (reloading them without faults)", flush=True)
-            report["heal_refused"] = heal_days(settings, days, echo=lambda line: print(line, flush=True))
-        report["healed_days"] = [] if args.no_heal else [d.isoformat() for d in days]
+        try:
+            report = campaign.run()
+        finally:  # a campaign cut short by an error or Ctrl-C heals what it ran, too
+            refused = _heal(campaign, heal=not args.no_heal)
     except PlatformError as exc:
         print(f"chaos: {exc}", file=sys.stderr)
         return 2
+    days = sorted({d.isoformat() for r in campaign.records for d in r.profile.days})
+    report["healed_days"] = [] if args.no_heal else days
+    report["heal_refused"] = refused
     path.write_text(json.dumps(report, indent=2, default=str))
     print(format_table(report))
     print(f"\nreport: {path}")
-    return 0 if report["ok"] else 1
+    return 0 if report["ok"] and not refused else 1
+
+
+def _heal(campaign: Campaign, *, heal: bool) -> list[str]:
+    """Load the campaign's days again without faults; what could not be loaded, one line each."""
+    days = sorted({d for r in campaign.records for d in r.profile.days})
+    if not heal or not days:
+        return []
+    print(f"healing {len(days)} campaign days (loading them again without faults)", flush=True)
+    return heal_days(campaign.settings, days, echo=lambda line: print(line, flush=True))
 
 
 if __name__ == "__main__":

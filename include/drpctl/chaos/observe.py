@@ -198,15 +198,24 @@ def published_batches(
             "select run_id, published_at, details -> 'quality' from ops.published_snapshots where lake = %s",
             [lake_identity(settings)],
         ).fetchall()
-    batches = [PublishedBatch(b, start, end, loaded[b]) for b, start, end in rows if loaded.get(b)]
+    # A batch the registry has no committed row for was judged by no gate: it counts as loaded
+    # at the end of time, so no gate covers it and the check names it.
+    never = datetime.max.replace(tzinfo=UTC)
+    batches = [PublishedBatch(b, start, end, loaded.get(b) or never) for b, start, end in rows]
     scopes = []
     for run_id, published_at, quality in published:
         gate = quality or {}
         start = gate.get("scope_start") or gate.get("data_interval_start")
         end = gate.get("scope_end") or gate.get("data_interval_end")
+        validated = gate.get("validated_at")
         if start and end:
             scopes.append(
-                GateScope(run_id, published_at, datetime.fromisoformat(start), datetime.fromisoformat(end))
+                GateScope(
+                    run_id,
+                    datetime.fromisoformat(validated) if validated else published_at,
+                    datetime.fromisoformat(start),
+                    datetime.fromisoformat(end),
+                )
             )
     return newest.run_id, batches, scopes
 
