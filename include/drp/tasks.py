@@ -356,12 +356,18 @@ def quality_gate(
     publication that follows carries it all, including a day the build carried in because its
     own run failed, so such a day is judged here again and blocks until it is fixed.
     """
+    import psycopg
+
+    from drp.ingest.loader import DEFAULT_SOURCE
+    from drp.ingest.registry import live_overlapping
     from drp.monitoring.alerts import send_alert
     from drp.quality.gate import run_quality_gate
     from drp.quality.reconcile import check_run
 
     settings = settings or get_settings()
     scope_start, scope_end = built or (start, end)
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        orders = live_overlapping(conn, DEFAULT_SOURCE, "orders", scope_start, scope_end)
     report = run_quality_gate(
         settings,
         run_id=run_id,
@@ -369,6 +375,7 @@ def quality_gate(
         data_interval_end=end,
         scope_start=scope_start,
         scope_end=scope_end,
+        orders_batches=[(batch.start, batch.end) for batch in orders],
     )
     summary = report.as_dict()
     if report.lake_snapshot_id is not None:

@@ -26,8 +26,9 @@ results of everything that could be read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
 import duckdb
@@ -81,7 +82,8 @@ _SCOPE_SQL: Final[tuple[tuple[str, str], ...]] = (
     ),
     (
         # Days outside the run's own interval that an orders batch the build carried in covers
-        # (every day of a multi-day batch).
+        # (every day of a multi-day batch): batches with rows in staging, and raw's live orders
+        # batches (`$raw_order_days`), which also name a day whose every order was quarantined.
         "q_carried_days",
         """
         with batch_days as (
@@ -96,8 +98,10 @@ _SCOPE_SQL: Final[tuple[tuple[str, str], ...]] = (
                 from q_staging_orders
                 where batch_interval_start < $end and batch_interval_end > $start
             )
+            union
+            select cast(timezone('UTC', unnest($raw_order_days::timestamptz[])) as timestamp)
         )
-        select cast(day_start as date) as order_date
+        select distinct cast(day_start as date) as order_date
         from batch_days
         where
             (day_start at time zone 'UTC') >= $start::timestamptz
@@ -361,6 +365,7 @@ class FrameReader:
         orders_per_day: int,
         scope_start: datetime | None = None,
         scope_end: datetime | None = None,
+        orders_batches: Sequence[tuple[datetime, datetime]] = (),
     ) -> None:
         """Scope the interval.
 
@@ -372,6 +377,8 @@ class FrameReader:
             scope_start: inclusive start of what the build wrote (default: the run's interval).
                 It is widened to cover the run's interval whatever is passed.
             scope_end: exclusive end of it.
+            orders_batches: the intervals of raw's live orders batches in the scope (their days
+                are judged for volume even when no order of theirs reached staging).
         """
         self._conn = conn
         start = min(scope_start or data_interval_start, data_interval_start)
@@ -381,6 +388,7 @@ class FrameReader:
             "end": end,
             "own_start": data_interval_start,
             "own_end": data_interval_end,
+            "raw_order_days": _day_starts(orders_batches),
         }
         self._extra: dict[str, dict[str, Any]] = {
             "reconciliation.daily_orders": {"orders_per_day": orders_per_day},
@@ -459,6 +467,17 @@ def _fetch_df(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any])
     table = conn.execute(f"select {', '.join(columns)} from ({sql})", params).fetch_arrow_table()
     frame: pd.DataFrame = table.to_pandas(date_as_object=False)
     return frame
+
+
+def _day_starts(intervals: Sequence[tuple[datetime, datetime]]) -> list[datetime]:
+    """The UTC midnights of every day the intervals touch."""
+    days = set()
+    for start, end in intervals:
+        day = datetime.combine(start.astimezone(UTC).date(), time.min, tzinfo=UTC)
+        while day < end:
+            days.add(day)
+            day += timedelta(days=1)
+    return sorted(days)
 
 
 def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -65,6 +65,7 @@ def run_quality_gate(
     suites: Sequence[str] | None = None,
     scope_start: datetime | None = None,
     scope_end: datetime | None = None,
+    orders_batches: Sequence[tuple[datetime, datetime]] = (),
 ) -> QualityReport:
     """Validate the warehouse for one run's interval; raise if publication must be blocked.
 
@@ -85,6 +86,9 @@ def run_quality_gate(
             interval). The pipeline passes dbt's interval: a day the build carried in (its own
             run failed or never ran) is published with this run, so it is validated with it.
         scope_end: exclusive end of it.
+        orders_batches: intervals of raw's live orders batches in the scope: the days they cover
+            outside the run's interval are judged for volume even when none of their orders
+            reached the warehouse (a day whose every order was quarantined).
 
     Returns:
         The report: per-suite success and counts, warning failures, Data Docs path, timings.
@@ -130,6 +134,7 @@ def run_quality_gate(
             orders_per_day=settings.generator_orders_per_day,
             scope_start=scope_start,
             scope_end=scope_end,
+            orders_batches=orders_batches,
         )
         carried_days = tuple(reader.carried_days())
         timings["read_frames"] += time.perf_counter() - mark

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -355,6 +355,21 @@ def test_a_day_the_build_carried_in_is_judged_with_the_run(tmp_path: Path, run_g
     # Recorded under the run's own interval (one publication per day is looked up by it).
     assert (report.data_interval_start, report.data_interval_end) == (START, END)
     assert report.as_dict()["carried_days"] == [carried.isoformat()]
+
+
+def test_a_carried_day_whose_every_order_was_quarantined_is_judged_too(
+    warehouse: Path, run_gate: RunGate
+) -> None:
+    # The day before the sample's first has a live orders batch that loaded nothing (every record
+    # quarantined): no row of it is in the warehouse, but raw's registry names the batch.
+    empty = (datetime.combine(SAMPLE.first_day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1),)
+    empty += (empty[0] + timedelta(days=1),)
+    assert run_gate(warehouse, scope_start=empty[0]).passed  # from the warehouse alone: a history day
+    with pytest.raises(QualityGateError) as raised:
+        run_gate(warehouse, scope_start=empty[0], orders_batches=[empty, (START, END)])
+    report = raised.value.report
+    assert {f.check for f in report.critical_failures} == {"volume_not_collapsed"}
+    assert report.carried_days[0] == empty[0].date()
 
 
 def test_history_days_without_orders_are_not_judged_for_volume(warehouse: Path, run_gate: RunGate) -> None:
