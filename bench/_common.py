@@ -316,3 +316,18 @@ def prefix_bytes(settings: Settings, prefix: str) -> tuple[int, int]:
         total += obj.size or 0
         count += 1
     return total, count
+
+
+@contextmanager
+def overridden_env(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block; restore (or remove) them afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -50,7 +49,7 @@ from typing import Any
 import psycopg
 from minio.deleteobjects import DeleteObject
 
-from _common import log
+from _common import log, overridden_env
 from drp.settings import Settings, get_settings
 from drp.storage import object_store
 from drpctl.db_admin import drop_database
@@ -274,7 +273,7 @@ def empty_buckets(settings: Settings) -> None:
 
 
 @contextmanager
-def bench_stack(orders_per_day: int) -> Iterator[Settings]:
+def bench_stack(orders_per_day: int, *, restore: bool = True) -> Iterator[Settings]:
     """The native stack restarted as a deployment of its own at `orders_per_day`, then restored.
 
     The source's world is keyed by its volume: a 100k day loaded next to the platform's 10k
@@ -282,44 +281,37 @@ def bench_stack(orders_per_day: int) -> Iterator[Settings]:
     platform's raw). So the bench gets its own generator volume, platform, Airflow and lake catalog
     databases and buckets, created fresh and removed afterwards; the platform's stack is started
     again as it was (`drp up` also restarts a stack whose data settings differ, should this
-    process die before restoring it).
+    process die before restoring it); `restore=False` leaves that to the caller.
     """
     if docker.use_docker(get_settings()):
         raise SystemExit("the e2e bench restarts the native stack; with Docker, run it on the running stack")
     base = get_settings()
     was_running = Supervisor(base).running()
-    overrides = bench_settings(base, orders_per_day)
-    saved = {name: os.environ.get(name) for name in overrides}
     echo = lambda line: log(f"  {line}")  # noqa: E731
     log(f"e2e: restarting the stack as a bench deployment at {orders_per_day:,} orders/day")
     native.down(base, echo=echo)
-    os.environ.update(overrides)
-    get_settings.cache_clear()
-    bench = get_settings()
     try:
-        drop_bench_state(base, bench)
-        report = native.up(bench, timeout=600, echo=echo)
-        log(f"e2e: bench deployment healthy in {report.seconds:.0f}s")
-        yield bench
-    finally:
-        try:
-            try:
-                empty_buckets(bench)
-            except Exception as exc:  # noqa: BLE001  (cleanup must not hide the bench's outcome)
-                log(f"  could not empty the bench buckets: {exc!r}")
-            native.down(bench, echo=echo)
-            drop_bench_state(base, bench)
-        finally:
-            # Even when the teardown failed: the platform's settings and stack come back.
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        with overridden_env(bench_settings(base, orders_per_day)):
             get_settings.cache_clear()
-            if was_running:
-                log("e2e: restarting the platform's stack")
-                native.up(get_settings(), timeout=600, echo=echo)
+            bench = get_settings()
+            try:
+                drop_bench_state(base, bench)
+                report = native.up(bench, timeout=600, echo=echo)
+                log(f"e2e: bench deployment healthy in {report.seconds:.0f}s")
+                yield bench
+            finally:
+                try:
+                    empty_buckets(bench)
+                except Exception as exc:  # noqa: BLE001  (cleanup must not hide the bench's outcome)
+                    log(f"  could not empty the bench buckets: {exc!r}")
+                native.down(bench, echo=echo)
+                drop_bench_state(base, bench)
+    finally:
+        # Even when the teardown failed: the platform's settings and stack come back.
+        get_settings.cache_clear()
+        if was_running and restore:
+            log("e2e: restarting the platform's stack")
+            native.up(get_settings(), timeout=600, echo=echo)
 
 
 def bench_day(

@@ -31,8 +31,11 @@ Benches (`--only` names):
   scheduler, in a deployment of its own (the stack restarted with its own source volume,
   databases, warehouse and buckets, then restored): a warm-up day, then one measured day per
   round: wall, Σ task time, overhead, queue latency.
+* `scale`: `bench/scale_bench.py`, after e2e, in one go: a 7-day backfill at 100k orders/day under
+  LocalExecutor and under CeleryExecutor with 1 and 2 workers, each in a deployment of its own:
+  backfill wall, run wall, per-task queue latency, tasks per worker (docs/scaling.md).
 
-`--quick` (CI): small sizes, one round, no 10M history, no scheduler run, lake vs file on one
+`--quick` (CI): small sizes, one round, no 10M history, no scheduler run (e2e, scale), lake vs file on one
 small day and 2 days of bytes; a few minutes.
 Figures are then not meaningful and targets are not judged.
 """
@@ -52,7 +55,9 @@ from typing import Any
 
 from _common import RESULTS_DIR, ScriptRun, isolated_lake, log, machine_info, run_script, summarize
 
-BENCHES = ("generator", "ingest", "quality", "baseline", "e2e", "transform", "lake")
+BENCHES = ("generator", "ingest", "quality", "baseline", "e2e", "transform", "lake", "scale")
+# The scale bench: a 7-day backfill at 100k orders/day per executor configuration.
+SCALE_DAYS = 7
 # The e2e bench's own deployment (100k orders/day): a warm-up day that also loads the dimensions'
 # history, then one measured day per round.
 E2E_ORDERS_PER_DAY = 100_000
@@ -627,6 +632,37 @@ def e2e_figures(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def scale_figures(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per executor configuration: the backfill's wall, a run's wall and the tasks' queue latency."""
+    figures: dict[str, Any] = {}
+    for r in (r for doc in results for r in doc.get("results", [])):
+        name = r["config"]
+        figures[f"{name}_backfill_wall_seconds"] = fig(
+            summarize([r.get("backfill_wall_seconds")]),
+            "s",
+            f"{name}: {r['backfill_days']}-day backfill wall",
+        )
+        figures[f"{name}_run_wall_seconds"] = fig(
+            _with_samples(r.get("run_wall_seconds")), "s", f"{name}: a day's run wall"
+        )
+        latency = r.get("queue_latency_seconds") or {}
+        for key in ("median", "p90", "max"):
+            figures[f"{name}_queue_latency_{key}_seconds"] = fig(
+                summarize([latency.get(key)]), "s", f"{name}: task queue latency, {key}"
+            )
+        figures[f"{name}_tasks_per_worker"] = r.get("tasks_per_worker")
+        if r.get("error"):
+            figures[f"{name}_error"] = r["error"]
+    return figures
+
+
+def _with_samples(stats: dict[str, Any] | None) -> dict[str, Any] | None:
+    """e2e_bench's median/p90/max/n as a figure (min unknown there: the median stands in)."""
+    if not stats:
+        return None
+    return {"median": stats["median"], "min": stats["median"], "max": stats["max"], "n": stats["n"]}
+
+
 def lake_figures(results: list[dict[str, Any]]) -> dict[str, Any]:
     """bench/lake_bench.py: lake vs file per day (medians over days), bytes after N days."""
     figures: dict[str, Any] = {}
@@ -782,6 +818,8 @@ def compute_figures(
         figures["e2e"] = e2e_figures(results.get("e2e", []))
     if "lake" in selected:
         figures["lake"] = lake_figures(results.get("lake", []))
+    if "scale" in selected:
+        figures["scale"] = scale_figures(results.get("scale", []))
     return figures
 
 
@@ -835,7 +873,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown bench(es) {unknown}; choose from {', '.join(BENCHES)}")
     if args.quick and not args.only:
-        selected = [b for b in selected if b != "e2e"]  # the scheduler run does not fit in 3 minutes
+        # the scheduler runs do not fit in 3 minutes
+        selected = [b for b in selected if b not in {"e2e", "scale"}]
     config = plan(args)
     rounds = 1 if args.quick else args.repeat
 
@@ -864,6 +903,7 @@ def main(argv: list[str] | None = None) -> int:
         "baseline": ("bench/baseline_bench.py", 2400, "--json-out"),
         "e2e": ("bench/e2e_bench.py", 5400, "--json-out"),
         "lake": ("bench/lake_bench.py", 4 * 3600, "--json-out"),
+        "scale": ("bench/scale_bench.py", 4 * 3600, "--json-out"),
     }
 
     def run_bench(name: str, flags: list[str], index: int) -> None:
@@ -906,6 +946,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"e2e: a warm-up day and {rounds} measured day(s) at {E2E_ORDERS_PER_DAY:,} orders/day")
         flags = ["--orders-per-day", str(E2E_ORDERS_PER_DAY), "--warmup", "1"]
         run_bench("e2e", [*flags, "--days", ",".join(d.isoformat() for d in days)], 0)
+    if "scale" in selected:
+        log(f"scale: a {SCALE_DAYS}-day backfill at {E2E_ORDERS_PER_DAY:,} orders/day per executor")
+        flags = ["--orders-per-day", str(E2E_ORDERS_PER_DAY), "--days", str(SCALE_DAYS)]
+        run_bench("scale", [*flags, "--start", E2E_FIRST_DAY.isoformat()], 0)
 
     results = {
         name: [r.result for r in bench_runs if r.result is not None] for name, bench_runs in runs.items()

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     s3_secure: bool = False
     s3_bucket_raw: str = "drp-raw"
     s3_bucket_analytics: str = "drp-analytics"
+    # Airflow's task logs (remote logging), so the UI reads any worker's log.
+    s3_bucket_logs: str = "drp-logs"
 
     # Airflow 3.
     airflow_host: str = "127.0.0.1"
@@ -97,6 +99,17 @@ class Settings(BaseSettings):
     airflow_fernet_key: SecretStr = SecretStr("")
     airflow_jwt_secret: SecretStr = SecretStr("")
     airflow_api_secret_key: SecretStr = SecretStr("")
+    # Which Airflow executor runs the tasks: "local" (LocalExecutor, the laptop default) or
+    # "celery" (CeleryExecutor: `celery_workers` workers, Redis as the broker, Flower).
+    executor: Literal["local", "celery"] = "local"
+    celery_workers: int = Field(default=2, ge=1, le=16)
+    # Task slots per Celery worker.
+    celery_worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # The Celery broker. `make up` uses the Redis answering here, else starts `redis-server` on
+    # this loopback port under the supervisor.
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^rediss?://")
+    flower_host: str = "127.0.0.1"
+    flower_port: int = Field(default=5555, ge=1, le=65535)
 
     # Generator API (the synthetic source system).
     generator_host: str = "127.0.0.1"

@@ -86,7 +86,7 @@ def up(timeout: Annotated[float, typer.Option(help="Seconds to wait for health")
     settings = _settings()
     if docker.use_docker(settings):
         typer.echo(f"DRP_RUNTIME={settings.runtime}, Docker engine found: docker compose up")
-        code = docker.compose("up", "-d", "--wait")
+        code = docker.compose("up", "-d", "--wait", profiles=docker.compose_profiles(settings))
         if code != 0:
             raise typer.Exit(code)
         _print_status(settings, docker_mode=True)
@@ -107,7 +107,8 @@ def down() -> None:
 
     settings = _settings(check_secrets=False)
     if docker.use_docker(settings):
-        raise typer.Exit(docker.compose("down"))
+        # Every profile: workers started under another DRP_EXECUTOR stop too.
+        raise typer.Exit(docker.compose("down", profiles=("celery",)))
     native.down(settings, echo=typer.echo)
 
 

@@ -31,7 +31,7 @@ def client(settings: Settings) -> Minio:
 
 
 def platform_buckets(settings: Settings) -> tuple[str, ...]:
-    return (settings.s3_bucket_raw, settings.s3_bucket_analytics)
+    return (settings.s3_bucket_raw, settings.s3_bucket_analytics, settings.s3_bucket_logs)
 
 
 def ensure_buckets(settings: Settings, s3: Minio | None = None) -> list[str]:

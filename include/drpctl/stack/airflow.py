@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from drp.settings import PROJECT_ROOT, Settings
+from drpctl.stack.connections import object_store_connection
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -22,14 +23,51 @@ def passwords_file(settings: Settings) -> Path:
     return airflow_home(settings) / "simple_auth_manager_passwords.json"
 
 
+# The Airflow connection to the object store (an AWS connection with an endpoint URL); remote task
+# logs are written and read through it (drpctl.stack.connections).
+OBJECT_STORE_CONN_ID = "drp_object_store"
+
+
+def executor_env(settings: Settings) -> dict[str, str]:
+    """The executor and, for Celery, its broker (Redis), result backend (the metadata DB) and Flower."""
+    if settings.executor == "local":
+        return {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"}
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": settings.redis_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+"
+        + settings.sqlalchemy_url(settings.airflow_db, driver="psycopg2"),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.celery_worker_concurrency),
+        "AIRFLOW__CELERY__FLOWER_HOST": settings.flower_host,
+        "AIRFLOW__CELERY__FLOWER_PORT": str(settings.flower_port),
+        # A task whose worker died (its heartbeats stop) is failed, and retried elsewhere, after a
+        # minute instead of five.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+    }
+
+
+def remote_logging_env(settings: Settings) -> dict[str, str]:
+    """Task logs go to the object store, so the API server reads a log wherever the task ran."""
+    return {
+        "AIRFLOW__LOGGING__REMOTE_LOGGING": "True",
+        "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": f"s3://{settings.s3_bucket_logs}/airflow",
+        "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID": OBJECT_STORE_CONN_ID,
+        "AIRFLOW__LOGGING__ENCRYPT_S3_LOGS": "False",
+        f"AIRFLOW_CONN_{OBJECT_STORE_CONN_ID.upper()}": object_store_connection(settings),
+    }
+
+
 def airflow_env(settings: Settings) -> dict[str, str]:
-    """AIRFLOW__* variables for LocalExecutor on the Postgres metadata DB."""
+    """AIRFLOW__* variables for the configured executor on the Postgres metadata DB."""
     home = airflow_home(settings)
     return {
+        **executor_env(settings),
+        **remote_logging_env(settings),
+        # Which worker ran a task, in the metadata DB (drp.worker_identity).
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "drp.worker_identity.hostname",
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__FERNET_KEY": settings.airflow_fernet_key.get_secret_value(),

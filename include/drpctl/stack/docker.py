@@ -42,7 +42,12 @@ def use_docker(settings: Settings) -> bool:
     return answers
 
 
-def compose_argv(*args: str) -> list[str]:
+def compose_profiles(settings: Settings) -> tuple[str, ...]:
+    """The compose profiles the settings need: `celery` (Redis, workers, Flower) for that executor."""
+    return ("celery",) if settings.executor == "celery" else ()
+
+
+def compose_argv(*args: str, profiles: tuple[str, ...] = ()) -> list[str]:
     """`docker compose <args>` for the project's compose file, interpolated from `.env`."""
     return [
         "docker",
@@ -53,6 +58,7 @@ def compose_argv(*args: str) -> list[str]:
         str(PROJECT_ROOT),
         "--env-file",
         str(env_file_path()),
+        *(arg for profile in profiles for arg in ("--profile", profile)),
         *args,
     ]
 
@@ -64,6 +70,6 @@ def logs_argv(service: str | None, *, lines: int, follow: bool) -> list[str]:
     )
 
 
-def compose(*args: str) -> int:
+def compose(*args: str, profiles: tuple[str, ...] = ()) -> int:
     """Run `docker compose <args>` (from any directory); returns its exit code."""
-    return subprocess.run(compose_argv(*args), check=False).returncode
+    return subprocess.run(compose_argv(*args, profiles=profiles), check=False).returncode

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+import redis
+from celery import Celery
 from minio.error import S3Error
 from urllib3.exceptions import HTTPError
 
 from drp.settings import Settings
-from drp.storage.object_store import client
+from drp.storage.object_store import client, platform_buckets
 from drpctl.stack import postgres
 
 
@@ -44,7 +46,7 @@ def check_object_store(settings: Settings) -> Check:
         buckets = {b.name for b in client(settings).list_buckets()}
     except (S3Error, HTTPError, OSError) as exc:
         return Check("object-store", url, False, type(exc).__name__)
-    missing = {settings.s3_bucket_raw, settings.s3_bucket_analytics} - buckets
+    missing = set(platform_buckets(settings)) - buckets
     return Check("object-store", url, not missing, f"missing buckets: {sorted(missing)}" if missing else "")
 
 
@@ -70,14 +72,54 @@ def check_airflow(settings: Settings) -> Check:
     return Check("airflow", url, not unhealthy, f"not healthy: {', '.join(unhealthy)}" if unhealthy else "")
 
 
+# Airflow's default Celery queue: a task waiting for a worker is a message in this Redis list.
+CELERY_QUEUE = "default"
+
+
+def redis_answers(settings: Settings) -> bool:
+    try:
+        return bool(redis.Redis.from_url(settings.redis_url, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def celery_workers_answering(settings: Settings, timeout: float = 1.0) -> list[str]:
+    """The Celery workers that answer a ping through the broker, by name."""
+    app = Celery(broker=settings.redis_url)
+    try:
+        replies = app.control.ping(timeout=timeout)
+    finally:
+        app.close()
+    return sorted(name for reply in replies for name in reply)
+
+
+def check_celery(settings: Settings) -> Check:
+    """The Celery workers answer through the broker; the detail gives the queue depth."""
+    url = settings.redis_url
+    try:
+        queued = int(redis.Redis.from_url(url, socket_timeout=1).llen(CELERY_QUEUE))
+        answering = celery_workers_answering(settings)
+    except (redis.RedisError, OSError) as exc:
+        return Check("celery", url, False, f"broker: {type(exc).__name__}")
+    expected = settings.celery_workers
+    detail = f"{len(answering)}/{expected} workers answer; {queued} tasks queued"
+    return Check("celery", url, len(answering) >= expected, detail)
+
+
 CHECKS: dict[str, Callable[[Settings], Check]] = {
     "postgres": check_postgres,
     "object-store": check_object_store,
     "generator": check_generator,
     "airflow": check_airflow,
+    "celery": check_celery,
 }
+
+
+def check_names(settings: Settings) -> tuple[str, ...]:
+    """The checks of this configuration (Celery's only under DRP_EXECUTOR=celery)."""
+    return tuple(name for name in CHECKS if name != "celery" or settings.executor == "celery")
 
 
 def check_all(settings: Settings) -> list[Check]:
     """Every service's health, from the host-side settings (the same in the native and Docker stacks)."""
-    return [check(settings) for check in CHECKS.values()]
+    return [CHECKS[name](settings) for name in check_names(settings)]

@@ -18,21 +18,27 @@ from urllib3.exceptions import HTTPError
 from drp.db import migrate
 from drp.errors import ConfigError, StackError
 from drp.lake.connection import init_lake
+from drp.lake.extensions import ensure_extensions, extension_directory
 from drp.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS
 from drp.settings import Settings, env_file_path, load_settings
 from drp.storage.object_store import ensure_buckets
 from drp.transform.dbt_runner import run_dbt
 from drpctl.driver.airflow_api import AirflowClient
 from drpctl.stack import airflow, health, lake, postgres
+from drpctl.stack.connections import ensure_connections
 from drpctl.stack.secrets import set_env_value
 from drpctl.stack.supervisor import (
     VENV_BIN,
     Supervisor,
     log_path,
     programs,
+    redis_address,
     render_config,
     seaweed_config_path,
     state_paths,
+    worker_dir,
+    worker_names,
+    worker_settings,
 )
 
 Echo = Callable[[str], None]
@@ -47,7 +53,14 @@ CHECK_PROGRAMS = {
     "generator": ("generator",),
     "airflow": ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"),
 }
-AIRFLOW_PROGRAMS = CHECK_PROGRAMS["airflow"]
+
+
+def check_programs(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """The supervised programs behind each health check of this configuration."""
+    result = dict(CHECK_PROGRAMS)
+    if settings.executor == "celery":
+        result["celery"] = (*worker_names(settings), "airflow-flower")
+    return result
 
 
 @dataclass
@@ -150,7 +163,7 @@ def _wait(
                 done.append(check)
                 echo(f"  {name:<13} healthy  {check.url}")
                 continue
-            for prog in CHECK_PROGRAMS[name]:
+            for prog in check_programs(settings)[name]:
                 info = sup.info(prog)
                 if info and info["statename"] in {"FATAL", "EXITED", "BACKOFF"}:
                     raise StackError(
@@ -160,7 +173,7 @@ def _wait(
                     )
         if pending and time.monotonic() > deadline:
             name = sorted(pending)[0]
-            prog = CHECK_PROGRAMS[name][0]
+            prog = check_programs(settings)[name][0]
             raise StackError(
                 f"not healthy before the timeout ({last[name].detail or 'no answer'})",
                 service=name,
@@ -185,13 +198,23 @@ def airflow_db_migrate(settings: Settings) -> None:
         raise StackError("`airflow db migrate` failed", service="airflow", log=str(log))
 
 
-def ensure_airflow_pools(settings: Settings) -> None:
-    """The pools the DAG's tasks name (a task in a missing pool is never scheduled)."""
+def ensure_airflow_objects(settings: Settings) -> None:
+    """The pools the DAG's tasks name (a task in a missing pool is never scheduled), and the
+    platform's connections (remote task logs are written through one)."""
     client = AirflowClient(settings)
     try:
         client.ensure_pool(WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS, WAREHOUSE_POOL_DESCRIPTION)
+        ensure_connections(settings, client)
     finally:
         client.close()
+
+
+def prepare_workers(settings: Settings) -> None:
+    """Each Celery worker's own directory, with the DuckDB extensions in its state dir: what a
+    worker host's image would hold."""
+    for name in worker_names(settings):
+        (worker_dir(settings, name) / "logs").mkdir(parents=True, exist_ok=True)
+        ensure_extensions(extension_directory(worker_settings(settings, name)))
 
 
 def parse_dbt_project(settings: Settings) -> None:
@@ -224,6 +247,11 @@ DATA_SETTINGS = (
     "generator_seed",
     "generator_orders_per_day",
     "generator_faults",
+    # and which executor runs the tasks, with how many workers
+    "executor",
+    "celery_workers",
+    "celery_worker_concurrency",
+    "redis_url",
 )
 
 
@@ -239,7 +267,9 @@ def changed_data_settings(settings: Settings) -> list[str]:
     except (OSError, ValueError):
         return []
     now = data_settings(settings)
-    return [f"DRP_{name.upper()}" for name in DATA_SETTINGS if running.get(name) != now[name]]
+    # A stack started before a setting existed ran with its default.
+    defaults = {name: str(Settings.model_fields[name].default) for name in DATA_SETTINGS}
+    return [f"DRP_{name.upper()}" for name in DATA_SETTINGS if running.get(name, defaults[name]) != now[name]]
 
 
 def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpReport:
@@ -247,7 +277,7 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
     started = time.monotonic()
     deadline = started + timeout
     sup = Supervisor(settings)
-    all_checks = tuple(health.CHECKS)
+    all_checks = tuple(check_programs(settings))
     if sup.running():
         changed = changed_data_settings(settings)
         if changed:
@@ -269,7 +299,10 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
         postgres.init_local_cluster(settings)
     _check_ports(settings, sup)
     _write_service_configs(settings)
-    sup.start_daemon(render_config(settings, programs(settings, local_postgres=mode == "local")))
+    local_redis = settings.executor == "celery" and not health.redis_answers(settings)
+    sup.start_daemon(
+        render_config(settings, programs(settings, local_postgres=mode == "local", local_redis=local_redis))
+    )
     sup.paths["data_settings"].write_text(json.dumps(data_settings(settings), indent=2))
 
     if mode == "local":
@@ -291,6 +324,10 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
 
     for prog in ("seaweedfs", "generator"):
         sup.start(prog)
+    if local_redis:
+        echo(f"no Redis answers at DRP_REDIS_URL: starting redis-server on {settings.redis_url}")
+        sup.start("redis")
+        _wait_for_port(settings, *redis_address(settings), "redis", deadline)
     # Buckets need the S3 API up; check_object_store fails until they exist, so wait on the port.
     while not health.port_in_use(settings.s3_host, settings.s3_port):
         if time.monotonic() > deadline:
@@ -305,12 +342,22 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
         echo(reset)
     parse_dbt_project(settings)
     airflow_db_migrate(settings)
-    for prog in AIRFLOW_PROGRAMS:
-        sup.start(prog)
+    prepare_workers(settings)
+    for name in all_checks:
+        if name in {"airflow", "celery"}:
+            for prog in check_programs(settings)[name]:
+                sup.start(prog)
 
     checks = _wait(settings, sup, all_checks, deadline, echo)
-    ensure_airflow_pools(settings)
+    ensure_airflow_objects(settings)
     return UpReport(False, mode, time.monotonic() - started, checks)
+
+
+def _wait_for_port(settings: Settings, host: str, port: int, service: str, deadline: float) -> None:
+    while not health.port_in_use(host, port):
+        if time.monotonic() > deadline:
+            raise StackError("did not open its port", service=service, log=str(log_path(settings, service)))
+        time.sleep(0.3)
 
 
 def _retry_until(action: Callable[[], object], deadline: float, service: str, settings: Settings) -> None:

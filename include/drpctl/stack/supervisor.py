@@ -15,6 +15,7 @@ import xmlrpc.client
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import psutil
 from supervisor.xmlrpc import SupervisorTransport
@@ -38,6 +39,8 @@ class Program:
     stopsignal: str = "TERM"
     stopwaitsecs: int = 20
     group: str | None = None
+    # Working directory; default the project root.
+    directory: Path | None = None
 
 
 def state_paths(settings: Settings) -> dict[str, Path]:
@@ -69,7 +72,52 @@ def generator_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def programs(settings: Settings, *, local_postgres: bool) -> list[Program]:
+def worker_names(settings: Settings) -> list[str]:
+    """The Celery workers' programs (none under LocalExecutor)."""
+    if settings.executor != "celery":
+        return []
+    return [f"airflow-worker-{n}" for n in range(1, settings.celery_workers + 1)]
+
+
+def worker_dir(settings: Settings, name: str) -> Path:
+    """A worker's own working and state directory, as if it ran on a host of its own."""
+    return settings.state_dir / "workers" / name
+
+
+def worker_settings(settings: Settings, name: str) -> Settings:
+    return settings.model_copy(update={"state_dir": worker_dir(settings, name) / "state"})
+
+
+def _worker_programs(settings: Settings, base_env: dict[str, str]) -> list[Program]:
+    airflow_bin = VENV_BIN / "airflow"
+    result = []
+    for name in worker_names(settings):
+        own = worker_settings(settings, name)
+        env = {
+            **base_env,
+            # Its own state (ingest spool, DuckDB extensions) and local logs, and its own name in
+            # the metadata DB; task logs reach the API server through the object store.
+            **{k: v for k, v in dbt_env(own).items() if k.startswith("DRP_")},
+            "DRP_STATE_DIR": str(own.state_dir),
+            "DRP_WORKER_HOSTNAME": name,
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(worker_dir(settings, name) / "logs"),
+        }
+        result.append(
+            Program(
+                name,
+                f"{airflow_bin} celery worker --celery-hostname {name}@%%h --skip-serve-logs "
+                f"--concurrency {settings.celery_worker_concurrency}",
+                env=env,
+                group="airflow",
+                directory=worker_dir(settings, name),
+                # A warm shutdown lets running tasks finish; then the group is killed.
+                stopwaitsecs=60,
+            )
+        )
+    return result
+
+
+def programs(settings: Settings, *, local_postgres: bool, local_redis: bool = False) -> list[Program]:
     """Every service the native stack runs, in start order."""
     # Airflow tasks run dbt through Cosmos, whose profile reads DRP_* from the environment.
     platform_env = {k: v for k, v in dbt_env(settings).items() if k.startswith(("DRP_", "DBT_"))}
@@ -107,7 +155,37 @@ def programs(settings: Settings, *, local_postgres: bool) -> list[Program]:
             "airflow-triggerer", f"{airflow_bin} triggerer --skip-serve-logs", env=af_env, group="airflow"
         ),
     ]
+    if settings.executor == "celery":
+        if local_redis:
+            host, port = redis_address(settings)
+            result.insert(
+                0,
+                Program(
+                    "redis",
+                    f"{redis_server()} --bind {host} --port {port} --save '' --appendonly no",
+                    directory=settings.state_dir,
+                ),
+            )
+        result += _worker_programs(settings, af_env)
+        result.append(Program("airflow-flower", f"{airflow_bin} celery flower", env=af_env, group="airflow"))
     return result
+
+
+def redis_address(settings: Settings) -> tuple[str, int]:
+    url = urlsplit(settings.redis_url)
+    return url.hostname or "127.0.0.1", url.port or 6379
+
+
+def redis_server() -> str:
+    """The `redis-server` binary (Debian's redis-server package) for a broker of our own."""
+    found = shutil.which("redis-server")
+    if found is None:
+        raise StackError(
+            "DRP_EXECUTOR=celery needs Redis: nothing answers at DRP_REDIS_URL and no redis-server "
+            "is installed (Debian: apt-get install redis-server)",
+            service="redis",
+        )
+    return found
 
 
 def _env_line(env: dict[str, str]) -> str:
@@ -144,7 +222,7 @@ def render_config(settings: Settings, progs: list[Program]) -> str:
         lines += [
             f"[program:{prog.name}]",
             f"command={prog.command}",
-            f"directory={PROJECT_ROOT}",
+            f"directory={prog.directory or PROJECT_ROOT}",
             "autostart=false",
             "autorestart=unexpected",
             "startsecs=2",

@@ -24,7 +24,7 @@ SECRETS = {
 
 
 def _config(
-    project_dir: Path, *extra: str, values: dict[str, str] | None = None
+    project_dir: Path, *extra: str, values: dict[str, str] | None = None, profiles: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
     env_file = project_dir / "ci.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in {**SECRETS, **(values or {})}.items()))
@@ -38,6 +38,7 @@ def _config(
             str(env_file),
             "-f",
             str(project_dir / "docker-compose.yml"),
+            *(arg for profile in profiles for arg in ("--profile", profile)),
             "config",
             *extra,
         ],
@@ -140,3 +141,24 @@ def test_host_ports_follow_the_settings(project_copy: Path) -> None:
         env = services[name]["environment"]
         assert (env["DRP_S3_HOST"], env["DRP_S3_PORT"]) == ("minio", "9000"), name
         assert (env["DRP_POSTGRES_HOST"], env["DRP_POSTGRES_PORT"]) == ("postgres", "5432"), name
+
+
+def test_the_celery_profile_adds_redis_workers_and_flower(project_copy: Path) -> None:
+    result = _config(project_copy, values={"DRP_EXECUTOR": "celery", "DRP_CELERY_WORKERS": "3"})
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert not {"redis", "airflow-worker", "airflow-flower"} & set(services)  # only with the profile
+
+    result = _config(
+        project_copy, profiles=("celery",), values={"DRP_EXECUTOR": "celery", "DRP_CELERY_WORKERS": "3"}
+    )
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    worker = services["airflow-worker"]
+    assert worker["deploy"]["replicas"] == 3
+    assert worker["command"][:4] == ["drp", "airflow", "celery", "worker"]
+    assert "healthcheck" in worker and "healthcheck" in services["airflow-flower"]
+    assert services["airflow-flower"]["environment"]["DRP_FLOWER_HOST"] == "0.0.0.0"
+    for name in ("airflow-scheduler", "airflow-worker"):
+        env = services[name]["environment"]
+        assert (env["DRP_EXECUTOR"], env["DRP_REDIS_URL"]) == ("celery", "redis://redis:6379/0"), name

@@ -32,3 +32,11 @@ def test_names_every_setting_that_differs(tmp_path: Path) -> None:
 
 def test_unknown_when_the_stack_recorded_nothing(tmp_path: Path) -> None:
     assert changed_data_settings(_settings(tmp_path)) == []
+
+
+def test_the_executor_is_compared_and_a_stack_recorded_before_it_existed_ran_local(tmp_path: Path) -> None:
+    recorded = data_settings(_settings(tmp_path))
+    del recorded["executor"], recorded["celery_workers"]  # a stack started before these settings
+    state_paths(_settings(tmp_path))["data_settings"].write_text(json.dumps(recorded))
+    assert changed_data_settings(_settings(tmp_path)) == []
+    assert changed_data_settings(_settings(tmp_path, executor="celery")) == ["DRP_EXECUTOR"]

@@ -17,7 +17,7 @@ import pytest
 
 from drp.errors import ConfigError
 from drp.settings import PROJECT_ROOT, load_settings
-from drpctl.stack.docker import COMPOSE_FILE, compose_argv, logs_argv, use_docker
+from drpctl.stack.docker import COMPOSE_FILE, compose_argv, compose_profiles, logs_argv, use_docker
 from drpctl.stack.secrets import ensure_secrets
 
 pytestmark = pytest.mark.unit
@@ -129,3 +129,14 @@ def test_compose_accepts_the_logs_argv(env_file: Path, tmp_path: Path) -> None:
     unknown = _compose(logs_argv("no-such-service", lines=5, follow=False), tmp_path)
     assert "no such service: no-such-service" in unknown.stderr, unknown.stderr
     assert _compose(compose_argv("config", "-q"), tmp_path).returncode == 0
+
+
+def test_the_celery_executor_brings_the_celery_profile(env_file: Path, tmp_path: Path) -> None:
+    """`drp up` in Docker mode passes the profile the executor needs; Compose accepts the argv."""
+    assert compose_profiles(load_settings(executor="local")) == ()
+    profiles = compose_profiles(load_settings(executor="celery"))
+    argv = compose_argv("config", "--services", profiles=profiles)
+    assert argv[-4:] == ["--profile", "celery", "config", "--services"]
+    result = _compose(argv, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert {"redis", "airflow-worker", "airflow-flower"} <= set(result.stdout.split())

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import configparser
+import re
 from pathlib import Path
 
 import pytest
 
-from drp.settings import SECRET_FIELDS, load_settings
-from drpctl.stack.supervisor import programs, render_config
+from drp.settings import SECRET_FIELDS, Settings, load_settings
+from drpctl.stack.airflow import airflow_env
+from drpctl.stack.supervisor import programs, render_config, worker_names
 
 pytestmark = pytest.mark.unit
 
@@ -36,3 +38,67 @@ def test_rendered_config_stops_process_groups_and_binds_loopback(tmp_path: Path)
     assert "--skip-serve-logs" in parser["program:airflow-scheduler"]["command"]
     # '%' is escaped for supervisord's interpolation.
     assert "%%-sign" in parser["program:airflow-scheduler"]["environment"]
+
+
+def _programs_config(settings: Settings, **kwargs: bool) -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser()
+    parser.read_string(render_config(settings, programs(settings, local_postgres=False, **kwargs)))
+    return parser
+
+
+def _environment(section: configparser.SectionProxy) -> dict[str, str]:
+    return dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', section["environment"]))
+
+
+def test_celery_adds_workers_each_with_its_own_directory_and_name(tmp_path: Path) -> None:
+    settings = load_settings(state_dir=tmp_path, executor="celery", celery_workers=2)
+    parser = _programs_config(settings)
+    workers = [s.split(":", 1)[1] for s in parser.sections() if s.startswith("program:airflow-worker-")]
+    assert workers == worker_names(settings) == ["airflow-worker-1", "airflow-worker-2"]
+    assert "program:airflow-flower" in parser and "program:redis" not in parser
+    dirs, state_dirs = set(), set()
+    for name in workers:
+        section = parser[f"program:{name}"]
+        env = _environment(section)
+        # supervisord expands %(...)s and reads a lone % as an error: Celery's %h is doubled.
+        assert f"--celery-hostname {name}@%%h" in section["command"]
+        assert env["DRP_WORKER_HOSTNAME"] == name
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert env["DRP_DUCKDB_EXTENSION_DIR"].startswith(env["DRP_STATE_DIR"])
+        dirs.add(section["directory"])
+        state_dirs.add(env["DRP_STATE_DIR"])
+    assert len(dirs) == len(state_dirs) == 2
+    scheduler = _environment(parser["program:airflow-scheduler"])
+    assert scheduler["AIRFLOW__CELERY__BROKER_URL"] == settings.redis_url
+    assert scheduler["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql")
+    assert "DRP_WORKER_HOSTNAME" not in scheduler
+
+
+def test_celery_starts_its_own_redis_only_when_none_answers(tmp_path: Path) -> None:
+    settings = load_settings(state_dir=tmp_path, executor="celery", redis_url="redis://127.0.0.1:6390/0")
+    command = _programs_config(settings, local_redis=True)["program:redis"]["command"]
+    assert "--port 6390" in command and "--bind 127.0.0.1" in command
+
+
+def test_the_local_executor_has_no_workers(tmp_path: Path) -> None:
+    settings = load_settings(state_dir=tmp_path)
+    parser = _programs_config(settings, local_redis=True)
+    assert worker_names(settings) == []
+    assert not [s for s in parser.sections() if "worker" in s or "flower" in s or "redis" in s]
+    assert _environment(parser["program:airflow-scheduler"])["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+
+
+def test_task_logs_go_to_the_object_store_through_an_aws_connection(tmp_path: Path) -> None:
+    settings = load_settings(
+        state_dir=tmp_path, s3_access_key="key/with:odd@chars", s3_secret_key="s3cr+t", s3_port=9123
+    )
+    env = airflow_env(settings)
+    assert env["AIRFLOW__LOGGING__REMOTE_LOGGING"] == "True"
+    assert env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] == f"s3://{settings.s3_bucket_logs}/airflow"
+    conn_id = env["AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID"]
+    # Airflow parses the URI back to the same credentials and endpoint.
+    from airflow.models.connection import Connection  # noqa: PLC0415 - slow import, one test
+
+    conn = Connection(conn_id=conn_id, uri=env[f"AIRFLOW_CONN_{conn_id.upper()}"])
+    assert (conn.conn_type, conn.login, conn.password) == ("aws", "key/with:odd@chars", "s3cr+t")
+    assert conn.extra_dejson == {"endpoint_url": "http://127.0.0.1:9123", "region_name": settings.s3_region}
