@@ -247,6 +247,7 @@ def bench_settings(base: Settings, orders_per_day: int) -> dict[str, str]:
         "DRP_LAKE_CATALOG_DB": f"drp_lake_bench_{tag}",
         "DRP_S3_BUCKET_RAW": f"drp-bench-{tag.replace('_', '-')}-raw",
         "DRP_S3_BUCKET_ANALYTICS": f"drp-bench-{tag.replace('_', '-')}-analytics",
+        "DRP_S3_BUCKET_LOGS": f"drp-bench-{tag.replace('_', '-')}-logs",
         # Only the runs the bench triggers: no scheduled run competes with them.
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
     }

@@ -657,10 +657,10 @@ def scale_figures(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _with_samples(stats: dict[str, Any] | None) -> dict[str, Any] | None:
-    """e2e_bench's median/p90/max/n as a figure (min unknown there: the median stands in)."""
+    """e2e_bench's median/p90/max/n as a figure (no min there)."""
     if not stats:
         return None
-    return {"median": stats["median"], "min": stats["median"], "max": stats["max"], "n": stats["n"]}
+    return {"median": stats["median"], "min": None, "max": stats["max"], "n": stats["n"]}
 
 
 def lake_figures(results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 import pytest
 
 from drp.settings import Settings
@@ -123,6 +124,15 @@ def test_a_worker_killed_mid_task_is_recovered_by_retries(celery_stack: Settings
     run_id = victim["dag_run_id"]
     retried = next(t for t in _task_instances(settings, run_id) if t["task_id"] == LONG_TASK)
     assert retried["state"] == "success" and retried["try_number"] >= 2, retried
+
+    # The killed try is audited (the scheduler's heartbeat timeout runs its failure callback).
+    with psycopg.connect(settings.postgres_conninfo()) as conn:
+        audited = conn.execute(
+            "select status from ops.pipeline_flow_audit where flow_run_id = %s and task_id = %s "
+            "and try_number = %s",
+            (run_id, LONG_TASK, victim["try_number"]),
+        ).fetchall()
+    assert [row[0] for row in audited] == ["up_for_retry"], audited
 
     # Nothing lost or duplicated: every batch of the run holds exactly what its row says.
     observed = [observe_batch(row, None) for row in batch_rows(settings, since)]

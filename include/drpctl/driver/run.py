@@ -51,14 +51,12 @@ def _task_results(
 
 
 def log_location(settings: Settings, run_id: str, task_id: str, try_number: int) -> str:
-    return str(
-        airflow_home(settings)
-        / "logs"
-        / f"dag_id={DAG_ID}"
-        / f"run_id={run_id}"
-        / f"task_id={task_id}"
-        / f"attempt={max(try_number, 1)}.log"
-    )
+    """Where a task try's log is: a local file under LocalExecutor; under Celery, its copy in the
+    object store (the worker that ran it may be another host)."""
+    relative = f"dag_id={DAG_ID}/run_id={run_id}/task_id={task_id}/attempt={max(try_number, 1)}.log"
+    if settings.executor == "celery":
+        return f"s3://{settings.s3_bucket_logs}/airflow/{relative}"
+    return str(airflow_home(settings) / "logs" / relative)
 
 
 def run_day(

@@ -4,10 +4,12 @@
 under Admin → Connections), created by `make up` through the REST API; tasks reach them through
 the execution API wherever they run.
 
-`drp_object_store` is different: a worker's task-log shipper runs outside any task, where Airflow 3
-looks connections up only in the worker's own secrets backend, never in the metadata DB. It is
-therefore given to every Airflow process by the environment-variables secrets backend
-(`AIRFLOW_CONN_DRP_OBJECT_STORE`); a cluster would put it in a shared secrets backend instead.
+`drp_object_store` is different: a worker's task-log shipper uploads the log after the task's try
+has ended. With the connection only in the metadata DB (looked up through the execution API
+there), a third of the uploads of our first Celery runs failed with `NoCredentialsError` and
+those logs were lost. It is therefore given to every Airflow process by the environment-variables
+secrets backend (`AIRFLOW_CONN_DRP_OBJECT_STORE`), which the shipper reads first; a cluster would
+put it in a shared secrets backend instead.
 """
 
 from __future__ import annotations

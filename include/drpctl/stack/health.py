@@ -9,12 +9,14 @@ from dataclasses import dataclass
 import httpx
 import redis
 from celery import Celery
+from kombu.exceptions import OperationalError as KombuOperationalError
 from minio.error import S3Error
 from urllib3.exceptions import HTTPError
 
 from drp.settings import Settings
 from drp.storage.object_store import client, platform_buckets
 from drpctl.stack import postgres
+from drpctl.stack.supervisor import worker_names
 
 
 @dataclass(frozen=True)
@@ -99,11 +101,12 @@ def check_celery(settings: Settings) -> Check:
     try:
         queued = int(redis.Redis.from_url(url, socket_timeout=1).llen(CELERY_QUEUE))
         answering = celery_workers_answering(settings)
-    except (redis.RedisError, OSError) as exc:
+    except (redis.RedisError, KombuOperationalError, OSError) as exc:
         return Check("celery", url, False, f"broker: {type(exc).__name__}")
-    expected = settings.celery_workers
-    detail = f"{len(answering)}/{expected} workers answer; {queued} tasks queued"
-    return Check("celery", url, len(answering) >= expected, detail)
+    # Ours by name: another deployment's workers may use the same broker.
+    ours = [name for name in worker_names(settings) if any(a.startswith(f"{name}@") for a in answering)]
+    detail = f"{len(ours)}/{settings.celery_workers} workers answer; {queued} tasks queued"
+    return Check("celery", url, len(ours) == settings.celery_workers, detail)
 
 
 CHECKS: dict[str, Callable[[Settings], Check]] = {

@@ -122,6 +122,8 @@ def _check_ports(settings: Settings, sup: Supervisor) -> None:
         _check_port_free(settings.s3_host, settings.s3_port, "DRP_S3_PORT")
         for port in SEAWEED_INTERNAL_PORTS:
             _check_port_free(settings.s3_host, port, f"(SeaweedFS internal port) {port} and DRP_S3_PORT")
+    if settings.executor == "celery" and not ours_running("airflow-flower"):
+        _check_port_free(settings.flower_host, settings.flower_port, "DRP_FLOWER_PORT")
 
 
 def _write_service_configs(settings: Settings) -> None:
@@ -255,8 +257,17 @@ DATA_SETTINGS = (
 )
 
 
+# Compared only under CeleryExecutor: under LocalExecutor they configure nothing that runs.
+CELERY_ONLY_SETTINGS = ("celery_workers", "celery_worker_concurrency", "redis_url")
+
+
 def data_settings(settings: Settings) -> dict[str, str]:
-    return {name: str(getattr(settings, name)) for name in DATA_SETTINGS}
+    return {
+        name: ""
+        if name in CELERY_ONLY_SETTINGS and settings.executor != "celery"
+        else str(getattr(settings, name))
+        for name in DATA_SETTINGS
+    }
 
 
 def changed_data_settings(settings: Settings) -> list[str]:
@@ -267,8 +278,9 @@ def changed_data_settings(settings: Settings) -> list[str]:
     except (OSError, ValueError):
         return []
     now = data_settings(settings)
-    # A stack started before a setting existed ran with its default.
+    # A stack started before a setting existed ran with its default (LocalExecutor).
     defaults = {name: str(Settings.model_fields[name].default) for name in DATA_SETTINGS}
+    defaults.update(dict.fromkeys(CELERY_ONLY_SETTINGS, ""))
     return [f"DRP_{name.upper()}" for name in DATA_SETTINGS if running.get(name, defaults[name]) != now[name]]
 
 
@@ -299,7 +311,10 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
         postgres.init_local_cluster(settings)
     _check_ports(settings, sup)
     _write_service_configs(settings)
-    local_redis = settings.executor == "celery" and not health.redis_answers(settings)
+    # Ours when we run one already (it answers then, but must stay in the config), or none answers.
+    local_redis = settings.executor == "celery" and (
+        sup.info("redis") is not None or not health.redis_answers(settings)
+    )
     sup.start_daemon(
         render_config(settings, programs(settings, local_postgres=mode == "local", local_redis=local_redis))
     )
@@ -325,8 +340,9 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
     for prog in ("seaweedfs", "generator"):
         sup.start(prog)
     if local_redis:
-        echo(f"no Redis answers at DRP_REDIS_URL: starting redis-server on {settings.redis_url}")
-        sup.start("redis")
+        if not health.redis_answers(settings):
+            echo(f"no Redis answers at DRP_REDIS_URL: starting redis-server on {settings.redis_url}")
+        sup.start("redis")  # a no-op when ours runs
         _wait_for_port(settings, *redis_address(settings), "redis", deadline)
     # Buckets need the S3 API up; check_object_store fails until they exist, so wait on the port.
     while not health.port_in_use(settings.s3_host, settings.s3_port):

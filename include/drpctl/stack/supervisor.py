@@ -331,7 +331,7 @@ class Supervisor:
             return []
         return cast(list[dict[str, Any]], self._proxy().supervisor.getAllProcessInfo())
 
-    def shutdown(self, timeout: float = 60) -> None:
+    def shutdown(self, timeout: float = 120) -> None:
         """Stop every program (whole process groups) and supervisord itself, and wait for it."""
         pid = self.pid()
         if not self.running():

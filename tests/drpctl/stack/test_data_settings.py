@@ -39,4 +39,15 @@ def test_the_executor_is_compared_and_a_stack_recorded_before_it_existed_ran_loc
     del recorded["executor"], recorded["celery_workers"]  # a stack started before these settings
     state_paths(_settings(tmp_path))["data_settings"].write_text(json.dumps(recorded))
     assert changed_data_settings(_settings(tmp_path)) == []
-    assert changed_data_settings(_settings(tmp_path, executor="celery")) == ["DRP_EXECUTOR"]
+    assert changed_data_settings(_settings(tmp_path, executor="celery"))[0] == "DRP_EXECUTOR"
+
+
+def test_celery_settings_restart_only_a_celery_stack(tmp_path: Path) -> None:
+    local = _settings(tmp_path)
+    state_paths(local)["data_settings"].write_text(json.dumps(data_settings(local)))
+    assert changed_data_settings(_settings(tmp_path, celery_workers=5)) == []
+    celery = _settings(tmp_path, executor="celery")
+    state_paths(celery)["data_settings"].write_text(json.dumps(data_settings(celery)))
+    assert changed_data_settings(_settings(tmp_path, executor="celery", celery_workers=5)) == [
+        "DRP_CELERY_WORKERS"
+    ]
