@@ -60,15 +60,6 @@ class AirflowClient:
             raise AirflowApiError(f"{method} {path}: {response.status_code} {response.text[:300]}")
         return response.json() if response.content else None
 
-    def exists(self, path: str) -> bool:
-        """Whether GET `path` finds the resource (404: no; any other error is raised)."""
-        response = self._request("GET", f"/api/v2{path}")
-        if response.status_code == 404:
-            return False
-        if response.status_code >= 400:
-            raise AirflowApiError(f"GET {path}: {response.status_code} {response.text[:300]}")
-        return True
-
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
         """Wait until the DAG processor has parsed the DAG; fail with its import error otherwise."""
         deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from drp.settings import PROJECT_ROOT, Settings
-from drpctl.stack.connections import object_store_connection
+from drpctl.stack.connections import OBJECT_STORE_CONN_ID, connections_env
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -21,11 +21,6 @@ def airflow_home(settings: Settings) -> Path:
 
 def passwords_file(settings: Settings) -> Path:
     return airflow_home(settings) / "simple_auth_manager_passwords.json"
-
-
-# The Airflow connection to the object store (an AWS connection with an endpoint URL); remote task
-# logs are written and read through it (drpctl.stack.connections).
-OBJECT_STORE_CONN_ID = "drp_object_store"
 
 
 def executor_env(settings: Settings) -> dict[str, str]:
@@ -53,7 +48,7 @@ def remote_logging_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": f"s3://{settings.s3_bucket_logs}/airflow",
         "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID": OBJECT_STORE_CONN_ID,
         "AIRFLOW__LOGGING__ENCRYPT_S3_LOGS": "False",
-        f"AIRFLOW_CONN_{OBJECT_STORE_CONN_ID.upper()}": object_store_connection(settings),
+        **connections_env(settings),
     }
 
 

@@ -1,74 +1,55 @@
-"""The platform's Airflow Connections, from `.env`.
+"""The platform's Airflow Connections, rendered from `.env` into Airflow's environment-variables
+secrets backend (`AIRFLOW_CONN_<ID>`, as URIs) for every Airflow process `make up` starts.
 
-`drp_postgres` and `drp_generator` live in the metadata DB (encrypted with the Fernet key, shown
-under Admin → Connections), created by `make up` through the REST API; tasks reach them through
-the execution API wherever they run.
+Why not rows in the metadata DB: those are encrypted with the Fernet key of the `.env` that
+created them, and a `.env` with another key (a regenerated one, or a second checkout sharing the
+database) made the API fail on them (`InvalidToken`, HTTP 500). And the task-log shipper of a
+worker uploads after the task's try has ended: with `drp_object_store` only in the metadata DB
+(through the execution API), a third of the uploads of our first Celery runs failed with
+`NoCredentialsError` and those logs were lost. Every process reads this backend first; a cluster
+would use a shared secrets backend (Vault, a cloud secrets manager) the same way.
 
-`drp_object_store` is different: a worker's task-log shipper uploads the log after the task's try
-has ended. With the connection only in the metadata DB (looked up through the execution API
-there), a third of the uploads of our first Celery runs failed with `NoCredentialsError` and
-those logs were lost. It is therefore given to every Airflow process by the environment-variables
-secrets backend (`AIRFLOW_CONN_DRP_OBJECT_STORE`), which the shipper reads first; a cluster would
-put it in a shared secrets backend instead.
+URIs, not JSON: supervisord's environment syntax cannot carry JSON's quotes.
 """
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from drp.settings import Settings
-from drpctl.driver.airflow_api import AirflowClient
 
 POSTGRES_CONN_ID = "drp_postgres"
+OBJECT_STORE_CONN_ID = "drp_object_store"
 GENERATOR_CONN_ID = "drp_generator"
 
 
-def platform_connections(settings: Settings) -> list[dict[str, Any]]:
-    """The REST API bodies of the platform's connections."""
-    return [
-        {
-            "connection_id": POSTGRES_CONN_ID,
-            "conn_type": "postgres",
-            "description": "drp: platform data (schemas raw, ops)",
-            "host": settings.postgres_host,
-            "port": settings.postgres_port,
-            "login": settings.postgres_user,
-            "password": settings.postgres_password.get_secret_value(),
-            "schema": settings.postgres_db,
-        },
-        {
-            "connection_id": GENERATOR_CONN_ID,
-            "conn_type": "http",
-            "description": "drp: the generator API (the source system); the key goes in X-API-Key",
-            "host": settings.generator_url,
-            "password": settings.generator_api_key.get_secret_value(),
-        },
-    ]
+def _credentials(login: str, password: str) -> str:
+    return f"{quote(login, safe='')}:{quote(password, safe='')}"
 
 
-def object_store_connection(settings: Settings) -> str:
-    """`drp_object_store` as an Airflow connection URI (an AWS connection to our endpoint).
-
-    A URI, not JSON: supervisord's environment syntax cannot carry JSON's quotes.
-    """
+def platform_connections(settings: Settings) -> dict[str, str]:
+    """Connection id → Airflow connection URI."""
     scheme = "https" if settings.s3_secure else "http"
-    login = quote(settings.s3_access_key.get_secret_value(), safe="")
-    password = quote(settings.s3_secret_key.get_secret_value(), safe="")
-    extra = urlencode(
+    s3_extra = urlencode(
         {"endpoint_url": f"{scheme}://{settings.s3_endpoint}", "region_name": settings.s3_region}
     )
-    return f"aws://{login}:{password}@/?{extra}"
+    pg_login = _credentials(settings.postgres_user, settings.postgres_password.get_secret_value())
+    s3_login = _credentials(
+        settings.s3_access_key.get_secret_value(), settings.s3_secret_key.get_secret_value()
+    )
+    return {
+        POSTGRES_CONN_ID: (
+            f"postgres://{pg_login}@{settings.postgres_host}:{settings.postgres_port}/{quote(settings.postgres_db)}"
+        ),
+        OBJECT_STORE_CONN_ID: f"aws://{s3_login}@/?{s3_extra}",
+        # The generator's key goes in the X-API-Key header; the password carries it.
+        GENERATOR_CONN_ID: (
+            f"http://:{quote(settings.generator_api_key.get_secret_value(), safe='')}"
+            f"@{settings.generator_host}:{settings.generator_port}"
+        ),
+    }
 
 
-def ensure_connections(settings: Settings, client: AirflowClient) -> list[str]:
-    """Create or update each connection (idempotent); returns their ids."""
-    ids = []
-    for body in platform_connections(settings):
-        conn_id = body["connection_id"]
-        if client.exists(f"/connections/{conn_id}"):
-            client.call("PATCH", f"/connections/{conn_id}", json=body)
-        else:
-            client.call("POST", "/connections", json=body)
-        ids.append(conn_id)
-    return ids
+def connections_env(settings: Settings) -> dict[str, str]:
+    """`AIRFLOW_CONN_<ID>` variables of the platform's connections."""
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": uri for conn_id, uri in platform_connections(settings).items()}

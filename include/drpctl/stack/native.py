@@ -25,7 +25,6 @@ from drp.storage.object_store import ensure_buckets
 from drp.transform.dbt_runner import run_dbt
 from drpctl.driver.airflow_api import AirflowClient
 from drpctl.stack import airflow, health, lake, postgres
-from drpctl.stack.connections import ensure_connections
 from drpctl.stack.secrets import set_env_value
 from drpctl.stack.supervisor import (
     VENV_BIN,
@@ -200,13 +199,11 @@ def airflow_db_migrate(settings: Settings) -> None:
         raise StackError("`airflow db migrate` failed", service="airflow", log=str(log))
 
 
-def ensure_airflow_objects(settings: Settings) -> None:
-    """The pools the DAG's tasks name (a task in a missing pool is never scheduled), and the
-    platform's connections (remote task logs are written through one)."""
+def ensure_airflow_pools(settings: Settings) -> None:
+    """The pools the DAG's tasks name (a task in a missing pool is never scheduled)."""
     client = AirflowClient(settings)
     try:
         client.ensure_pool(WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS, WAREHOUSE_POOL_DESCRIPTION)
-        ensure_connections(settings, client)
     finally:
         client.close()
 
@@ -365,7 +362,7 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
                 sup.start(prog)
 
     checks = _wait(settings, sup, all_checks, deadline, echo)
-    ensure_airflow_objects(settings)
+    ensure_airflow_pools(settings)
     return UpReport(False, mode, time.monotonic() - started, checks)
 
 
