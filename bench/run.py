@@ -643,7 +643,7 @@ def scale_figures(results: list[dict[str, Any]]) -> dict[str, Any]:
             f"{name}: {r['backfill_days']}-day backfill wall",
         )
         figures[f"{name}_run_wall_seconds"] = fig(
-            _with_samples(r.get("run_wall_seconds")), "s", f"{name}: a day's run wall"
+            _from_stats(r.get("run_wall_seconds")), "s", f"{name}: a day's run wall"
         )
         latency = r.get("queue_latency_seconds") or {}
         for key in ("median", "p90", "max"):
@@ -656,7 +656,7 @@ def scale_figures(results: list[dict[str, Any]]) -> dict[str, Any]:
     return figures
 
 
-def _with_samples(stats: dict[str, Any] | None) -> dict[str, Any] | None:
+def _from_stats(stats: dict[str, Any] | None) -> dict[str, Any] | None:
     """e2e_bench's median/p90/max/n as a figure (no min there)."""
     if not stats:
         return None

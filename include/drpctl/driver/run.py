@@ -13,7 +13,7 @@ from drp.monitoring import flow_audit
 from drp.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS
 from drp.settings import Settings
 from drpctl.driver.airflow_api import AirflowClient
-from drpctl.stack.airflow import airflow_home
+from drpctl.stack.airflow import airflow_home, remote_log_folder
 
 DAG_ID = "orders_elt_daily"
 FINAL_STATES = {"success", "failed"}
@@ -55,7 +55,7 @@ def log_location(settings: Settings, run_id: str, task_id: str, try_number: int)
     object store (the worker that ran it may be another host)."""
     relative = f"dag_id={DAG_ID}/run_id={run_id}/task_id={task_id}/attempt={max(try_number, 1)}.log"
     if settings.executor == "celery":
-        return f"s3://{settings.s3_bucket_logs}/airflow/{relative}"
+        return f"{remote_log_folder(settings)}/{relative}"
     return str(airflow_home(settings) / "logs" / relative)
 
 

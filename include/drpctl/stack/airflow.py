@@ -41,14 +41,18 @@ def executor_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def remote_log_folder(settings: Settings) -> str:
+    """Where task logs live in the object store: `<this>/dag_id=…/run_id=…/task_id=…/attempt=N.log`."""
+    return f"s3://{settings.s3_bucket_logs}/airflow"
+
+
 def remote_logging_env(settings: Settings) -> dict[str, str]:
     """Task logs go to the object store, so the API server reads a log wherever the task ran."""
     return {
         "AIRFLOW__LOGGING__REMOTE_LOGGING": "True",
-        "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": f"s3://{settings.s3_bucket_logs}/airflow",
+        "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": remote_log_folder(settings),
         "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID": OBJECT_STORE_CONN_ID,
         "AIRFLOW__LOGGING__ENCRYPT_S3_LOGS": "False",
-        **connections_env(settings),
     }
 
 
@@ -58,6 +62,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     return {
         **executor_env(settings),
         **remote_logging_env(settings),
+        **connections_env(settings),
         # Which worker ran a task, in the metadata DB (drp.worker_identity).
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "drp.worker_identity.hostname",
         "AIRFLOW_HOME": str(home),

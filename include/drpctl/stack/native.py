@@ -56,10 +56,10 @@ CHECK_PROGRAMS = {
 
 def check_programs(settings: Settings) -> dict[str, tuple[str, ...]]:
     """The supervised programs behind each health check of this configuration."""
-    result = dict(CHECK_PROGRAMS)
-    if settings.executor == "celery":
-        result["celery"] = (*worker_names(settings), "airflow-flower")
-    return result
+    celery = (*worker_names(settings), "airflow-flower")
+    return {
+        name: celery if name == "celery" else CHECK_PROGRAMS[name] for name in health.check_names(settings)
+    }
 
 
 @dataclass
@@ -276,8 +276,7 @@ def changed_data_settings(settings: Settings) -> list[str]:
         return []
     now = data_settings(settings)
     # A stack started before a setting existed ran with its default (LocalExecutor).
-    defaults = {name: str(Settings.model_fields[name].default) for name in DATA_SETTINGS}
-    defaults.update(dict.fromkeys(CELERY_ONLY_SETTINGS, ""))
+    defaults = data_settings(Settings.model_construct())
     return [f"DRP_{name.upper()}" for name in DATA_SETTINGS if running.get(name, defaults[name]) != now[name]]
 
 
@@ -286,7 +285,8 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
     started = time.monotonic()
     deadline = started + timeout
     sup = Supervisor(settings)
-    all_checks = tuple(check_programs(settings))
+    programs_of_check = check_programs(settings)
+    all_checks = tuple(programs_of_check)
     if sup.running():
         changed = changed_data_settings(settings)
         if changed:
@@ -340,14 +340,9 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
         if not health.redis_answers(settings):
             echo(f"no Redis answers at DRP_REDIS_URL: starting redis-server on {settings.redis_url}")
         sup.start("redis")  # a no-op when ours runs
-        _wait_for_port(settings, *redis_address(settings), "redis", deadline)
+        _wait_for_port(settings, *redis_address(settings), "redis", deadline, what="redis-server")
     # Buckets need the S3 API up; check_object_store fails until they exist, so wait on the port.
-    while not health.port_in_use(settings.s3_host, settings.s3_port):
-        if time.monotonic() > deadline:
-            raise StackError(
-                "S3 API did not open its port", service="seaweedfs", log=str(log_path(settings, "seaweedfs"))
-            )
-        time.sleep(0.3)
+    _wait_for_port(settings, settings.s3_host, settings.s3_port, "seaweedfs", deadline, what="S3 API")
     _retry_until(lambda: ensure_buckets(settings), deadline, "seaweedfs", settings)
 
     reset = lake.reset_orphaned_lake(settings, admin_dsn)
@@ -358,7 +353,7 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
     prepare_workers(settings)
     for name in all_checks:
         if name in {"airflow", "celery"}:
-            for prog in check_programs(settings)[name]:
+            for prog in programs_of_check[name]:
                 sup.start(prog)
 
     checks = _wait(settings, sup, all_checks, deadline, echo)
@@ -366,10 +361,17 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
     return UpReport(False, mode, time.monotonic() - started, checks)
 
 
-def _wait_for_port(settings: Settings, host: str, port: int, service: str, deadline: float) -> None:
+def _wait_for_port(
+    settings: Settings, host: str, port: int, service: str, deadline: float, *, what: str = ""
+) -> None:
+    """Until something accepts connections at host:port; fail naming the service and its log."""
     while not health.port_in_use(host, port):
         if time.monotonic() > deadline:
-            raise StackError("did not open its port", service=service, log=str(log_path(settings, service)))
+            raise StackError(
+                f"{what or service} did not open its port",
+                service=service,
+                log=str(log_path(settings, service)),
+            )
         time.sleep(0.3)
 
 
