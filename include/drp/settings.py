@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     # "auto" (Docker when an engine answers, else native). Read by the operator tooling only.
     runtime: Literal["auto", "native", "docker"] = "auto"
 
+    # Where tasks take the credentials of Postgres, the object store and the generator API from:
+    # "env" (DRP_* variables and `.env`; the CLI, tests, dag.test()) or "airflow" (the platform's
+    # Airflow Connections, through Airflow's secrets backends: `make up` sets it for every Airflow
+    # process, which gets no DRP_* secret and reads no `.env`; see drp.connections).
+    credentials_from: Literal["env", "airflow"] = "env"
+
     # PostgreSQL: `drp` holds platform data (raw, ops); `airflow` holds Airflow's metadata.
     postgres_host: str = "127.0.0.1"
     postgres_port: int = Field(default=5432, ge=1, le=65535)
@@ -210,9 +216,9 @@ class Settings(BaseSettings):
     def generator_url(self) -> str:
         return f"http://{self.generator_host}:{self.generator_port}"
 
-    def check_secrets(self) -> None:
+    def check_secrets(self, names: tuple[str, ...] = SECRET_FIELDS) -> None:
         """Raise ConfigError naming the first secret that is empty or a known placeholder."""
-        for name in SECRET_FIELDS:
+        for name in names:
             value: SecretStr = getattr(self, name)
             if value.get_secret_value().strip().lower() in PLACEHOLDERS:
                 raise ConfigError(
@@ -236,8 +242,18 @@ def load_settings(*, check_secrets: bool = True, **overrides: object) -> Setting
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, validated once."""
-    return load_settings()
+    """The process-wide settings, validated once. Inside Airflow (`credentials_from=airflow`) the
+    credentials come from the platform's Airflow Connections; the Airflow secrets of `.env`
+    (admin password, Fernet key, ...) are Airflow's own configuration there, not ours."""
+    settings = load_settings(check_secrets=False)
+    if settings.credentials_from == "env":
+        settings.check_secrets()
+        return settings
+    from drp.connections import CONNECTION_SECRET_FIELDS, airflow_connections, credential_fields  # noqa: PLC0415
+
+    settings = load_settings(check_secrets=False, **credential_fields(airflow_connections()))
+    settings.check_secrets(CONNECTION_SECRET_FIELDS)
+    return settings
 
 
 def env_file_path() -> Path:

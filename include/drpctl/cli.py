@@ -216,12 +216,13 @@ def prepare() -> None:
 @clear_errors
 def airflow(ctx: typer.Context) -> None:
     """Run an `airflow` CLI command with the platform's Airflow configuration."""
-    from drpctl.stack.airflow import cli_env, write_passwords_file
+    from drpctl.stack.airflow import CREDENTIALS_FROM_CONNECTIONS, cli_env, write_passwords_file
     from drpctl.stack.supervisor import VENV_BIN
 
     settings = _settings()
     write_passwords_file(settings)
-    env = cli_env(settings)
+    # As in the native stack: tasks run by this Airflow process read the connections.
+    env = {**cli_env(settings), **CREDENTIALS_FROM_CONNECTIONS}
     os.execve(str(VENV_BIN / "airflow"), ["airflow", *ctx.args], env)  # noqa: S606 - argv, no shell
 
 

@@ -27,6 +27,7 @@ from drpctl.chaos.observe import batch_rows, observe_batch, published_slices
 from drpctl.driver.airflow_api import AirflowClient
 from drpctl.driver.run import DAG_ID
 from drpctl.stack.supervisor import Supervisor, worker_names
+from tests.e2e.process_env import assert_holds_no_drp_secret
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e, pytest.mark.lifecycle]
 DRP = str(Path(sys.executable).parent / "drp")
@@ -151,8 +152,11 @@ def test_a_day_under_celery_uses_both_workers_and_equals_the_local_run(celery_st
     run_id = _run_day(CELERY_DAY, "celery")
     tis = _task_instances(settings, run_id)
     assert tis and all(t["state"] == "success" for t in tis)
-    # Both workers ran tasks (their names, from the metadata DB).
+    # Both workers ran tasks (their names, from the metadata DB), holding no DRP_* secret and no
+    # `.env`: credentials from the platform's Airflow Connections, as on a host of their own.
     assert {t["hostname"] for t in tis} == workers
+    for worker in workers:
+        assert_holds_no_drp_secret(settings, worker)
 
     # Every task's log is in the object store, and each worker's is readable through the API.
     prefix = f"airflow/dag_id={DAG_ID}/run_id={run_id}/"

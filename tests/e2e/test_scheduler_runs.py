@@ -24,6 +24,7 @@ from drpctl.driver.airflow_api import AirflowClient
 from drpctl.driver.run import DAG_ID
 from tests.drp.transform.dbt_helpers import isolated_database
 from tests.e2e.dag_runs import LINEAGE, WebhookReceiver, business_columns, dag_under_test, run_day
+from tests.e2e.process_env import assert_holds_no_drp_secret
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
 MARTS = published_marts()  # the models of the dbt exposure analytics_parquet_snapshots
@@ -51,6 +52,9 @@ def test_drp_run_triggers_watches_and_summarizes_yesterday(settings: Settings) -
         rows = pub.marts[model]["rows"]
         assert rows > 0 and re.search(rf"^  {model} +{rows:,} rows$", out, re.MULTILINE), model
     assert "Airflow UI: http://" in out
+    # The run's tasks (children of the scheduler under LocalExecutor) had no DRP_* secret and no
+    # `.env`: their credentials came from the platform's Airflow Connections.
+    assert_holds_no_drp_secret(settings, "airflow-scheduler")
 
 
 def _slices(settings: Settings, days: list[date]) -> dict[str, str]:

@@ -160,7 +160,15 @@ class DbtResult:
 
 def dbt_env(settings: Settings, target: Target = "duckdb", *, threads: int | None = None) -> dict[str, str]:
     """The environment `profiles.yml` reads, on top of the current process environment."""
-    env = dict(os.environ)
+    return {**os.environ, **profile_env(settings, target, threads=threads)}
+
+
+def profile_env(
+    settings: Settings, target: Target = "duckdb", *, threads: int | None = None
+) -> dict[str, str]:
+    """The variables `profiles.yml` reads (credentials included), built from `settings`: inside
+    Airflow they come from the platform's connections when the task runs (drp.connections)."""
+    env: dict[str, str] = {}
     env.update(
         {
             "DRP_DBT_TARGET": target,

@@ -13,6 +13,9 @@ whole `dbt build` again on a retry or a clear, after two steps that make the rer
 2. it restores the lake's head to the newest published snapshot (`tasks.prepare_warehouse`, as
    before the first try), undoing the failed try's partial writes.
 
+It also hands dbt its profile's credentials, built when the task runs from the platform's
+Airflow Connections (the Airflow processes hold no `DRP_*` secret).
+
 The sensors start after the producer succeeds (see the DAG), so they read the statuses of the
 try that completed (Airflow clears a task's XComs when a new try starts) and never run dbt.
 """
@@ -30,6 +33,7 @@ from cosmos.operators.watcher import DbtProducerWatcherOperator
 from drp import tasks
 from drp.lake.connection import lake_identity
 from drp.settings import Settings, get_settings
+from drp.transform.dbt_runner import profile_env
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,10 @@ class RetryableDbtProducer(DbtProducerWatcherOperator):  # type: ignore[misc]  #
 
     def execute(self, context: Any, **kwargs: Any) -> Any:
         settings = get_settings()
+        # dbt's profile reads its credentials from the environment: built now, from the
+        # connections (drp.connections), as the Airflow process itself holds none.
+        given: dict[str, str] = getattr(self, "env", None) or {}
+        self.env = {**given, **profile_env(settings)}
         ti = context["ti"]
         with build_lock(settings):
             if ti.try_number > 1:

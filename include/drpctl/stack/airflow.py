@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Final
 
 from drp.settings import PROJECT_ROOT, Settings
 from drpctl.stack.connections import OBJECT_STORE_CONN_ID, connections_env
@@ -54,6 +55,11 @@ def remote_logging_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID": OBJECT_STORE_CONN_ID,
         "AIRFLOW__LOGGING__ENCRYPT_S3_LOGS": "False",
     }
+
+
+# Every Airflow process's tasks take their credentials from the platform's connections
+# (drp.connections), not from DRP_* variables or `.env`.
+CREDENTIALS_FROM_CONNECTIONS: Final = {"DRP_CREDENTIALS_FROM": "airflow"}
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The platform's Airflow Connections, rendered from `.env` into Airflow's environment-variables
-secrets backend (`AIRFLOW_CONN_<ID>`, as URIs) for every Airflow process `make up` starts.
+secrets backend (`AIRFLOW_CONN_<ID>`, as URIs) for every Airflow process `make up` starts. Tasks
+take their credentials from them (`drp.connections` reads them back).
 
 Why not rows in the metadata DB: those are encrypted with the Fernet key of the `.env` that
 created them, and a `.env` with another key (a regenerated one, or a second checkout sharing the
@@ -16,11 +17,16 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
+from drp.connections import GENERATOR_CONN_ID, OBJECT_STORE_CONN_ID, POSTGRES_CONN_ID
 from drp.settings import Settings
 
-POSTGRES_CONN_ID = "drp_postgres"
-OBJECT_STORE_CONN_ID = "drp_object_store"
-GENERATOR_CONN_ID = "drp_generator"
+__all__ = [
+    "GENERATOR_CONN_ID",
+    "OBJECT_STORE_CONN_ID",
+    "POSTGRES_CONN_ID",
+    "connections_env",
+    "platform_connections",
+]
 
 
 def _credentials(login: str, password: str) -> str:

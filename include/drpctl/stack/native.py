@@ -280,6 +280,20 @@ def changed_data_settings(settings: Settings) -> list[str]:
     return [f"DRP_{name.upper()}" for name in DATA_SETTINGS if running.get(name, defaults[name]) != now[name]]
 
 
+def _local_redis(settings: Settings, sup: Supervisor) -> bool:
+    """Whether the stack runs its own Redis: ours when we run one already (it answers then, but
+    must stay in the config), or when none answers."""
+    return settings.executor == "celery" and (
+        sup.info("redis") is not None or not health.redis_answers(settings)
+    )
+
+
+def _config(settings: Settings, sup: Supervisor, *, local_redis: bool) -> str:
+    """The supervisord config of the configured stack."""
+    local_postgres = postgres_mode(settings, sup) == "local"
+    return render_config(settings, programs(settings, local_postgres=local_postgres, local_redis=local_redis))
+
+
 def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpReport:
     """Bring every service up and healthy; a no-op when they already are."""
     started = time.monotonic()
@@ -295,8 +309,14 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
             down(settings, echo=echo)
         else:
             checks = [health.CHECKS[name](settings) for name in all_checks]
-            if all(c.healthy for c in checks):
+            current = sup.paths["conf"].read_text() if sup.paths["conf"].exists() else ""
+            if all(c.healthy for c in checks) and current == _config(
+                settings, sup, local_redis=_local_redis(settings, sup)
+            ):
                 return UpReport(True, postgres_mode(settings, sup), time.monotonic() - started, checks)
+            if all(c.healthy for c in checks):
+                # A newer checkout renders other commands or environments: reload what changed.
+                echo("the services' configuration changed: restarting the services it changes")
 
     mode = postgres_mode(settings, sup)
     if mode == "local" and sup.info("postgres") is None:
@@ -308,13 +328,8 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
         postgres.init_local_cluster(settings)
     _check_ports(settings, sup)
     _write_service_configs(settings)
-    # Ours when we run one already (it answers then, but must stay in the config), or none answers.
-    local_redis = settings.executor == "celery" and (
-        sup.info("redis") is not None or not health.redis_answers(settings)
-    )
-    sup.start_daemon(
-        render_config(settings, programs(settings, local_postgres=mode == "local", local_redis=local_redis))
-    )
+    local_redis = _local_redis(settings, sup)
+    sup.start_daemon(_config(settings, sup, local_redis=local_redis))
     sup.paths["data_settings"].write_text(json.dumps(data_settings(settings), indent=2))
 
     if mode == "local":

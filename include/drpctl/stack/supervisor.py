@@ -7,12 +7,14 @@ supervisord starts every program in its own process group and stops the whole gr
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
 import time
 import xmlrpc.client
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -21,8 +23,7 @@ import psutil
 from supervisor.xmlrpc import SupervisorTransport
 
 from drp.errors import StackError
-from drp.settings import PROJECT_ROOT, Settings
-from drp.transform.dbt_runner import dbt_env
+from drp.settings import PROJECT_ROOT, SECRET_FIELDS, Settings
 from drpctl.stack import airflow, postgres
 
 VENV_BIN = Path(sys.executable).parent
@@ -72,6 +73,36 @@ def generator_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Every setting except the secrets, as `DRP_*` variables (what a process that reads no
+    `.env` needs to see the same platform)."""
+    return {
+        f"DRP_{name.upper()}": _env_value(value)
+        for name in Settings.model_fields
+        if name not in SECRET_FIELDS and (value := getattr(settings, name)) is not None
+    }
+
+
+def airflow_program_env(settings: Settings) -> dict[str, str]:
+    """The environment of every Airflow process: the platform's settings without a secret, no
+    `.env`, and credentials from the platform's Airflow Connections (drp.connections), which
+    `airflow.airflow_env` defines with the rest of Airflow's configuration."""
+    return {
+        **settings_env(settings),
+        "DRP_ENV_FILE": os.devnull,
+        **airflow.CREDENTIALS_FROM_CONNECTIONS,
+        **airflow.airflow_env(settings),
+    }
+
+
 def worker_names(settings: Settings) -> list[str]:
     """The Celery workers' programs (none under LocalExecutor)."""
     if settings.executor != "celery":
@@ -97,7 +128,6 @@ def _worker_programs(settings: Settings, base_env: dict[str, str]) -> list[Progr
             **base_env,
             # Its own state (ingest spool, DuckDB extensions) and local logs, and its own name in
             # the metadata DB; task logs reach the API server through the object store.
-            **{k: v for k, v in dbt_env(own).items() if k.startswith("DRP_")},
             "DRP_STATE_DIR": str(own.state_dir),
             "DRP_WORKER_HOSTNAME": name,
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(worker_dir(settings, name) / "logs"),
@@ -119,9 +149,7 @@ def _worker_programs(settings: Settings, base_env: dict[str, str]) -> list[Progr
 
 def programs(settings: Settings, *, local_postgres: bool, local_redis: bool = False) -> list[Program]:
     """Every service the native stack runs, in start order."""
-    # Airflow tasks run dbt through Cosmos, whose profile reads DRP_* from the environment.
-    platform_env = {k: v for k, v in dbt_env(settings).items() if k.startswith(("DRP_", "DBT_"))}
-    af_env = {**platform_env, **airflow.airflow_env(settings)}
+    af_env = airflow_program_env(settings)
     airflow_bin = VENV_BIN / "airflow"
     result: list[Program] = []
     if local_postgres:

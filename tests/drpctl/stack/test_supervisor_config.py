@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import re
 from pathlib import Path
 
@@ -64,7 +65,9 @@ def test_celery_adds_workers_each_with_its_own_directory_and_name(tmp_path: Path
         assert f"--celery-hostname {name}@%%h" in section["command"]
         assert env["DRP_WORKER_HOSTNAME"] == name
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-        assert env["DRP_DUCKDB_EXTENSION_DIR"].startswith(env["DRP_STATE_DIR"])
+        # No secret and no `.env`: credentials come from the connections (drp.connections).
+        assert env["DRP_CREDENTIALS_FROM"] == "airflow" and env["DRP_ENV_FILE"] == os.devnull
+        assert "DRP_POSTGRES_PASSWORD" not in env and "AIRFLOW_CONN_DRP_POSTGRES" in env
         dirs.add(section["directory"])
         state_dirs.add(env["DRP_STATE_DIR"])
     assert len(dirs) == len(state_dirs) == 2

@@ -1,0 +1,129 @@
+"""Credentials from the platform's Airflow Connections (drp.connections), as an Airflow process
+`make up` starts reads them: no DRP_* secret in its environment, no `.env`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drp.connections import (
+    CONNECTION_SECRET_FIELDS,
+    GENERATOR_CONN_ID,
+    OBJECT_STORE_CONN_ID,
+    POSTGRES_CONN_ID,
+    credential_fields,
+)
+from drp.errors import ConfigError
+from drp.settings import SECRET_FIELDS, Settings, load_settings
+from drpctl.stack.connections import platform_connections
+from drpctl.stack.supervisor import airflow_program_env
+
+pytestmark = pytest.mark.unit
+
+ODD = "p@ss:w/rd%'\" \\x"
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return load_settings(
+        state_dir=tmp_path,
+        postgres_host="db.internal",
+        postgres_port=6543,
+        postgres_user="platform",
+        postgres_db="warehouse",
+        s3_host="s3.internal",
+        s3_port=9443,
+        s3_secure=True,
+        s3_region="eu-west-1",
+        generator_host="source.internal",
+        generator_port=8100,
+        **{name: f"{name}-{ODD}" for name in SECRET_FIELDS},
+    )
+
+
+def _connections(settings: Settings) -> dict[str, object]:
+    from airflow.sdk import Connection  # noqa: PLC0415 - slow import
+
+    return {cid: Connection.from_uri(uri, conn_id=cid) for cid, uri in platform_connections(settings).items()}
+
+
+def test_the_connections_carry_every_credential_back(tmp_path: Path) -> None:
+    """What `make up` renders into the connections reads back as the same settings."""
+    settings = _settings(tmp_path)
+    fields = credential_fields(_connections(settings))  # type: ignore[arg-type]
+    back = load_settings(check_secrets=False, state_dir=tmp_path, **fields)
+    for name in ("postgres_host", "postgres_port", "postgres_user", "postgres_db", "s3_host", "s3_port"):
+        assert getattr(back, name) == getattr(settings, name), name
+    for name in ("s3_secure", "s3_region", "generator_host", "generator_port"):
+        assert getattr(back, name) == getattr(settings, name), name
+    for name in CONNECTION_SECRET_FIELDS:
+        assert getattr(back, name).get_secret_value() == f"{name}-{ODD}", name
+    assert back.postgres_conninfo() == settings.postgres_conninfo()
+
+
+def test_a_connection_without_its_secret_is_refused_by_name(tmp_path: Path) -> None:
+    connections = _connections(_settings(tmp_path))
+    connections[POSTGRES_CONN_ID].password = None  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="drp_postgres has no password"):
+        credential_fields(connections)  # type: ignore[arg-type]
+    connections = _connections(_settings(tmp_path))
+    connections[OBJECT_STORE_CONN_ID].extra = "{}"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="drp_object_store has no endpoint_url"):
+        credential_fields(connections)  # type: ignore[arg-type]
+
+
+_PRINT_SETTINGS = """
+import json
+from drp.settings import get_settings
+s = get_settings()
+print(json.dumps({
+    "password": s.postgres_password.get_secret_value(),
+    "s3": [s.s3_access_key.get_secret_value(), s.s3_secret_key.get_secret_value(), s.s3_endpoint],
+    "generator": [s.generator_api_key.get_secret_value(), s.generator_url],
+    "bucket": s.s3_bucket_raw,
+}))
+"""
+
+
+def _airflow_process(settings: Settings, drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Run `get_settings()` in a process with an Airflow program's environment (and nothing else
+    of ours: no DRP_* from this process, no `.env`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRP_", "AIRFLOW"))}
+    env |= {k: v for k, v in airflow_program_env(settings).items() if k not in drop}
+    return subprocess.run(
+        [sys.executable, "-c", _PRINT_SETTINGS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_an_airflow_process_holds_no_drp_secret_and_reads_them_from_the_connections(tmp_path: Path) -> None:
+    settings = _settings(tmp_path).model_copy(update={"s3_bucket_raw": "raw-elsewhere"})
+    env = airflow_program_env(settings)
+    secrets = {getattr(settings, name).get_secret_value() for name in CONNECTION_SECRET_FIELDS}
+    assert not [k for k in env if k.startswith("DRP_") and env[k] in secrets]
+    assert not {f"DRP_{name.upper()}" for name in SECRET_FIELDS} & set(env)
+    assert env["DRP_ENV_FILE"] == os.devnull
+    done = _airflow_process(settings)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {
+        "password": f"postgres_password-{ODD}",
+        "s3": [f"s3_access_key-{ODD}", f"s3_secret_key-{ODD}", "s3.internal:9443"],
+        "generator": [f"generator_api_key-{ODD}", "http://source.internal:8100"],
+        "bucket": "raw-elsewhere",  # a non-secret setting reaches it through the environment
+    }
+
+
+def test_a_missing_connection_is_one_clear_line(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    done = _airflow_process(settings, drop=(f"AIRFLOW_CONN_{GENERATOR_CONN_ID.upper()}",))
+    assert done.returncode != 0
+    assert f"Airflow connection {GENERATOR_CONN_ID} is not available" in done.stderr
