@@ -111,6 +111,7 @@ def test_an_airflow_process_holds_no_drp_secret_and_reads_them_from_the_connecti
     assert not [k for k in env if k.startswith("DRP_") and env[k] in secrets]
     assert not {f"DRP_{name.upper()}" for name in SECRET_FIELDS} & set(env)
     assert env["DRP_ENV_FILE"] == os.devnull
+    assert "DRP_POSTGRES_ADMIN_DSN" not in env  # the superuser's: `make up` alone reads it
     done = _airflow_process(settings)
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])

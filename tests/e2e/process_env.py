@@ -1,21 +1,38 @@
-"""What the supervised Airflow processes hold in their environment (tasks inherit it)."""
+"""What a supervised Airflow process was started with (tasks inherit it)."""
 
 from __future__ import annotations
 
+import configparser
 from pathlib import Path
+
+from supervisor.datatypes import dict_of_key_value_pairs
 
 from drp.connections import CONNECTION_SECRET_FIELDS
 from drp.settings import SECRET_FIELDS, Settings
 from drpctl.stack.supervisor import Supervisor
 
 
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+
+
 def program_environ(settings: Settings, program: str) -> dict[str, str]:
-    """The environment of a running supervised program's main process."""
-    info = Supervisor(settings).info(program)
-    assert info and info["pid"], program
-    raw = Path(f"/proc/{info['pid']}/environ").read_bytes()
-    pairs = (item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
-    return dict(pairs)
+    """The environment supervisord started `program` with: its own environment (read from /proc:
+    what every program inherits) overlaid with the program's `environment=` in the running config.
+
+    Not the program's own /proc environ: a Celery worker retitles itself (setproctitle), which
+    overwrites the memory /proc/<pid>/environ shows.
+    """
+    sup = Supervisor(settings)
+    daemon_pid = int(sup.paths["pid"].read_text().strip())
+    config = configparser.RawConfigParser()
+    config.read_string(sup.paths["conf"].read_text())
+    line = config[f"program:{program}"].get("environment", "")
+    own = {key: value.replace("%%", "%") for key, value in dict_of_key_value_pairs(line).items()}
+    info = sup.info(program)
+    assert info and info["statename"] == "RUNNING", (program, info)
+    return {**_environ(daemon_pid), **own}
 
 
 def assert_holds_no_drp_secret(settings: Settings, program: str) -> None:

@@ -81,13 +81,18 @@ def _env_value(value: object) -> str:
     return str(value)
 
 
+# Read by `make up` alone: the superuser DSN that creates the role and databases.
+OPERATOR_ONLY_FIELDS = ("postgres_admin_dsn",)
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
-    """Every setting except the secrets, as `DRP_*` variables (what a process that reads no
-    `.env` needs to see the same platform)."""
+    """Every setting except the secrets (and what only `make up` reads), as `DRP_*` variables:
+    what a process that reads no `.env` needs to see the same platform."""
     return {
         f"DRP_{name.upper()}": _env_value(value)
         for name in Settings.model_fields
-        if name not in SECRET_FIELDS and (value := getattr(settings, name)) is not None
+        if name not in (*SECRET_FIELDS, *OPERATOR_ONLY_FIELDS)
+        and (value := getattr(settings, name)) is not None
     }
 
 
@@ -101,6 +106,13 @@ def airflow_program_env(settings: Settings) -> dict[str, str]:
         **airflow.CREDENTIALS_FROM_CONNECTIONS,
         **airflow.airflow_env(settings),
     }
+
+
+def daemon_env() -> dict[str, str]:
+    """supervisord's own environment, which every program inherits: the caller's, without a
+    `DRP_*` secret someone exported (each program gets what it needs in its config)."""
+    secrets = {f"DRP_{name.upper()}" for name in SECRET_FIELDS}
+    return {key: value for key, value in os.environ.items() if key not in secrets}
 
 
 def worker_names(settings: Settings) -> list[str]:
@@ -308,7 +320,11 @@ class Supervisor:
             return
         supervisord = shutil.which("supervisord", path=str(VENV_BIN)) or "supervisord"
         result = subprocess.run(
-            [supervisord, "-c", str(self.paths["conf"])], capture_output=True, text=True, check=False
+            [supervisord, "-c", str(self.paths["conf"])],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=daemon_env(),
         )
         if result.returncode != 0:
             raise StackError(

@@ -105,3 +105,14 @@ def test_task_logs_go_to_the_object_store_through_an_aws_connection(tmp_path: Pa
     conn = Connection(conn_id=conn_id, uri=env[f"AIRFLOW_CONN_{conn_id.upper()}"])
     assert (conn.conn_type, conn.login, conn.password) == ("aws", "key/with:odd@chars", "s3cr+t")
     assert conn.extra_dejson == {"endpoint_url": "http://127.0.0.1:9123", "region_name": settings.s3_region}
+
+
+def test_supervisord_passes_on_no_exported_drp_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Programs inherit supervisord's environment: a secret exported in the caller's shell stays out."""
+    from drpctl.stack.supervisor import daemon_env  # noqa: PLC0415
+
+    monkeypatch.setenv("DRP_POSTGRES_PASSWORD", "exported-by-hand")
+    monkeypatch.setenv("DRP_S3_HOST", "s3.internal")
+    env = daemon_env()
+    assert "DRP_POSTGRES_PASSWORD" not in env
+    assert env["DRP_S3_HOST"] == "s3.internal"
