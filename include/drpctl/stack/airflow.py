@@ -24,6 +24,18 @@ def passwords_file(settings: Settings) -> Path:
     return airflow_home(settings) / "simple_auth_manager_passwords.json"
 
 
+def celery_queue(settings: Settings) -> str:
+    """This deployment's Celery queue. One per Airflow metadata DB: deployments sharing a Redis
+    (ours and the benches' on one machine) never take each other's tasks. The scheduler sends
+    every task there and the workers consume it (`[operators] default_queue` is both defaults)."""
+    return f"drp.{settings.airflow_db}"
+
+
+def celery_node_name(settings: Settings, worker: str) -> str:
+    """A worker's Celery node name (before `@host`): its own name within this deployment's."""
+    return f"{worker}.{celery_queue(settings)}"
+
+
 def executor_env(settings: Settings) -> dict[str, str]:
     """The executor and, for Celery, its broker (Redis), result backend (the metadata DB) and Flower."""
     if settings.executor == "local":
@@ -34,6 +46,7 @@ def executor_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+"
         + settings.sqlalchemy_url(settings.airflow_db, driver="psycopg2"),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.celery_worker_concurrency),
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": celery_queue(settings),
         "AIRFLOW__CELERY__FLOWER_HOST": settings.flower_host,
         "AIRFLOW__CELERY__FLOWER_PORT": str(settings.flower_port),
         # A task whose worker died (its heartbeats stop) is failed, and retried elsewhere, after a

@@ -16,6 +16,7 @@ from urllib3.exceptions import HTTPError
 from drp.settings import Settings
 from drp.storage.object_store import client, platform_buckets
 from drpctl.stack import postgres
+from drpctl.stack.airflow import celery_node_name, celery_queue
 from drpctl.stack.supervisor import worker_names
 
 
@@ -74,10 +75,6 @@ def check_airflow(settings: Settings) -> Check:
     return Check("airflow", url, not unhealthy, f"not healthy: {', '.join(unhealthy)}" if unhealthy else "")
 
 
-# Airflow's default Celery queue: a task waiting for a worker is a message in this Redis list.
-CELERY_QUEUE = "default"
-
-
 def redis_answers(settings: Settings) -> bool:
     try:
         return bool(redis.Redis.from_url(settings.redis_url, socket_timeout=1).ping())
@@ -99,12 +96,17 @@ def check_celery(settings: Settings) -> Check:
     """The Celery workers answer through the broker; the detail gives the queue depth."""
     url = settings.redis_url
     try:
-        queued = int(redis.Redis.from_url(url, socket_timeout=1).llen(CELERY_QUEUE))
+        # A task waiting for a worker is a message in the Redis list named after the queue.
+        queued = int(redis.Redis.from_url(url, socket_timeout=1).llen(celery_queue(settings)))
         answering = celery_workers_answering(settings)
     except (redis.RedisError, KombuOperationalError, OSError) as exc:
         return Check("celery", url, False, f"broker: {type(exc).__name__}")
     # Ours by name: another deployment's workers may use the same broker.
-    ours = [name for name in worker_names(settings) if any(a.startswith(f"{name}@") for a in answering)]
+    ours = [
+        name
+        for name in worker_names(settings)
+        if any(a.startswith(f"{celery_node_name(settings, name)}@") for a in answering)
+    ]
     detail = f"{len(ours)}/{settings.celery_workers} workers answer; {queued} tasks queued"
     return Check("celery", url, len(ours) == settings.celery_workers, detail)
 

@@ -147,7 +147,8 @@ def _worker_programs(settings: Settings, base_env: dict[str, str]) -> list[Progr
         result.append(
             Program(
                 name,
-                f"{airflow_bin} celery worker --celery-hostname {name}@%%h --skip-serve-logs "
+                f"{airflow_bin} celery worker --skip-serve-logs "
+                f"--celery-hostname {airflow.celery_node_name(settings, name)}@%%h "
                 f"--concurrency {settings.celery_worker_concurrency}",
                 env=env,
                 group="airflow",

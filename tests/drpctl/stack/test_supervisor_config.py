@@ -62,7 +62,7 @@ def test_celery_adds_workers_each_with_its_own_directory_and_name(tmp_path: Path
         section = parser[f"program:{name}"]
         env = _environment(section)
         # supervisord expands %(...)s and reads a lone % as an error: Celery's %h is doubled.
-        assert f"--celery-hostname {name}@%%h" in section["command"]
+        assert f"--celery-hostname {name}.drp.{settings.airflow_db}@%%h" in section["command"]
         assert env["DRP_WORKER_HOSTNAME"] == name
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         # No secret and no `.env`: credentials come from the connections (drp.connections).
@@ -116,3 +116,14 @@ def test_supervisord_passes_on_no_exported_drp_secret(monkeypatch: pytest.Monkey
     env = daemon_env()
     assert "DRP_POSTGRES_PASSWORD" not in env
     assert env["DRP_S3_HOST"] == "s3.internal"
+
+
+def test_deployments_sharing_a_broker_use_queues_of_their_own(tmp_path: Path) -> None:
+    """The platform's and a bench's deployment on one Redis: neither takes the other's tasks."""
+    ours = load_settings(state_dir=tmp_path, executor="celery")
+    bench = load_settings(state_dir=tmp_path, executor="celery", airflow_db="airflow_bench_x")
+    queues = {airflow_env(s)["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] for s in (ours, bench)}
+    assert queues == {"drp.airflow", "drp.airflow_bench_x"}
+    ours_commands = {p.command for p in programs(ours, local_postgres=False) if "worker" in p.name}
+    bench_commands = {p.command for p in programs(bench, local_postgres=False) if "worker" in p.name}
+    assert len(ours_commands) == 2 and not ours_commands & bench_commands
