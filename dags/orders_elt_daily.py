@@ -45,6 +45,7 @@ from drp.monitoring.freshness import SourceStaleError
 from drp.pools import WAREHOUSE_POOL
 from drp.quality.errors import QualityGateError, ReconciliationError
 from drp.settings import load_settings
+from drp.transform.cosmos_profile import use_profile_from_settings
 from drp.transform.dbt_runner import (
     DBT_MANIFEST_PATH,
     DBT_PROFILE_NAME,
@@ -208,6 +209,9 @@ def orders_elt_daily() -> None:
     )
     # Cosmos's producer skips itself on a retry; ours restores the lake head and rebuilds.
     use_retryable_producer(transform.tasks_map[PRODUCER_WATCHER_TASK_ID])
+    # dbt's profile variables (credentials included) when any of them runs dbt, not from the
+    # Airflow process's environment, which holds no secret.
+    use_profile_from_settings(transform.iter_tasks())
     _start_sensors_after_build(transform)
 
     # Runs when the build was skipped too (a cleared run), to fail loudly instead of publishing nothing.

@@ -13,7 +13,7 @@ from airflow.dag_processing.dagbag import DagBag
 from drp import tasks
 from drp.assets import published_asset_uri, raw_asset_uri
 from drp.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
-from drp.settings import PROJECT_ROOT, load_settings
+from drp.settings import PROJECT_ROOT, SECRET_FIELDS, load_settings
 from drp.transform.dbt_runner import DBT_MANIFEST_PATH
 from drp.transform.manifest import published_marts
 from drp.transform.retryable_build import RetryableDbtProducer
@@ -139,3 +139,30 @@ def test_publish_updates_one_asset_per_mart_of_the_exposure(dagbag: Any) -> None
         published_asset_uri(settings, model) for model in published_marts()
     ]
     assert {asset.extra["layer"] for asset in publish.outlets} == {"published"}
+
+
+def test_every_dbt_task_builds_the_profile_variables_when_it_runs(
+    dagbag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Airflow processes hold no DRP_* secret: the producer, and a sensor that falls back to
+    running its model (cleared by hand), both get dbt's profile variables from the settings when
+    they run (inside Airflow, from the connections), never from the process environment."""
+    from drp.transform import cosmos_profile  # noqa: PLC0415
+
+    secrets = {name: f"{name}-value" for name in SECRET_FIELDS}
+    at_run_time = load_settings(state_dir=PROJECT_ROOT / ".drp" / "elsewhere", **secrets)
+    monkeypatch.setattr(cosmos_profile, "get_settings", lambda: at_run_time)
+    monkeypatch.delenv("DRP_POSTGRES_PASSWORD", raising=False)
+    dag = dagbag.dags["orders_elt_daily"]
+    # Every task of the group that can run dbt (Cosmos adds one EmptyOperator, which cannot).
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("transform.") and hasattr(t, "get_env")]
+    assert len(dbt_tasks) > 20
+    for task in dbt_tasks:
+        assert isinstance(task, cosmos_profile.ProfileFromSettings), task.task_id
+        assert type(task).__module__.startswith(("cosmos.", "drp.")), task.task_id
+        env = task.get_env({})
+        assert env["DRP_POSTGRES_PASSWORD"] == "postgres_password-value", task.task_id
+        assert env["DRP_S3_SECRET_KEY"] == "s3_secret_key-value", task.task_id
+        assert env["DRP_DUCKDB_EXTENSION_DIR"].startswith(str(at_run_time.state_dir)), task.task_id
+    # Cosmos's task types, as the UI shows them.
+    assert {type(t).__name__ for t in dbt_tasks} >= {"DbtTestWatcherOperator", "RetryableDbtProducer"}

@@ -13,8 +13,8 @@ whole `dbt build` again on a retry or a clear, after two steps that make the rer
 2. it restores the lake's head to the newest published snapshot (`tasks.prepare_warehouse`, as
    before the first try), undoing the failed try's partial writes.
 
-It also hands dbt its profile's credentials, built when the task runs from the platform's
-Airflow Connections (the Airflow processes hold no `DRP_*` secret).
+Like every Cosmos task of the DAG, it hands dbt its profile's variables built when the task
+runs (`drp.transform.cosmos_profile`).
 
 The sensors start after the producer succeeds (see the DAG), so they read the statuses of the
 try that completed (Airflow clears a task's XComs when a new try starts) and never run dbt.
@@ -33,7 +33,7 @@ from cosmos.operators.watcher import DbtProducerWatcherOperator
 from drp import tasks
 from drp.lake.connection import lake_identity
 from drp.settings import Settings, get_settings
-from drp.transform.dbt_runner import profile_env
+from drp.transform.cosmos_profile import ProfileFromSettings
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,11 @@ def build_lock(settings: Settings) -> Iterator[None]:
             conn.execute("select pg_advisory_unlock(hashtextextended(%s, 0))", [build_lock_key(settings)])
 
 
-class RetryableDbtProducer(DbtProducerWatcherOperator):  # type: ignore[misc]  # Cosmos ships no types
+class RetryableDbtProducer(ProfileFromSettings, DbtProducerWatcherOperator):  # type: ignore[misc]  # Cosmos ships no types
     """Cosmos's watcher producer whose retries rebuild (see the module docstring)."""
 
     def execute(self, context: Any, **kwargs: Any) -> Any:
         settings = get_settings()
-        # dbt's profile reads its credentials from the environment: built now, from the
-        # connections (drp.connections), as the Airflow process itself holds none.
-        given: dict[str, str] = getattr(self, "env", None) or {}
-        self.env = {**given, **profile_env(settings)}
         ti = context["ti"]
         with build_lock(settings):
             if ti.try_number > 1:

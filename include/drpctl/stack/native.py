@@ -288,9 +288,8 @@ def _local_redis(settings: Settings, sup: Supervisor) -> bool:
     )
 
 
-def _config(settings: Settings, sup: Supervisor, *, local_redis: bool) -> str:
+def _config(settings: Settings, *, local_postgres: bool, local_redis: bool) -> str:
     """The supervisord config of the configured stack."""
-    local_postgres = postgres_mode(settings, sup) == "local"
     return render_config(settings, programs(settings, local_postgres=local_postgres, local_redis=local_redis))
 
 
@@ -310,9 +309,13 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
         else:
             checks = [health.CHECKS[name](settings) for name in all_checks]
             current = sup.paths["conf"].read_text() if sup.paths["conf"].exists() else ""
-            if all(c.healthy for c in checks) and current == _config(
-                settings, sup, local_redis=_local_redis(settings, sup)
-            ):
+            # What runs decides which Postgres and Redis are ours: no probe of the admin DSN here.
+            wanted = _config(
+                settings,
+                local_postgres=sup.info("postgres") is not None,
+                local_redis=sup.info("redis") is not None,
+            )
+            if all(c.healthy for c in checks) and current == wanted:
                 return UpReport(True, postgres_mode(settings, sup), time.monotonic() - started, checks)
             if all(c.healthy for c in checks):
                 # A newer checkout renders other commands or environments: reload what changed.
@@ -329,7 +332,7 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
     _check_ports(settings, sup)
     _write_service_configs(settings)
     local_redis = _local_redis(settings, sup)
-    sup.start_daemon(_config(settings, sup, local_redis=local_redis))
+    sup.start_daemon(_config(settings, local_postgres=mode == "local", local_redis=local_redis))
     sup.paths["data_settings"].write_text(json.dumps(data_settings(settings), indent=2))
 
     if mode == "local":

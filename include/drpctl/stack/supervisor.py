@@ -65,8 +65,10 @@ def seaweed_config_path(settings: Settings) -> Path:
 
 
 def generator_env(settings: Settings) -> dict[str, str]:
-    """The settings that define the generator's world (seed, volume) and its default faults."""
+    """The settings that define the generator's world (seed, volume) and its default faults, and
+    its API key (which supervisord does not pass on from the caller's environment)."""
     return {
+        "DRP_GENERATOR_API_KEY": settings.generator_api_key.get_secret_value(),
         "DRP_GENERATOR_SEED": str(settings.generator_seed),
         "DRP_GENERATOR_ORDERS_PER_DAY": str(settings.generator_orders_per_day),
         "DRP_GENERATOR_FAULTS": settings.generator_faults,
@@ -81,8 +83,9 @@ def _env_value(value: object) -> str:
     return str(value)
 
 
-# Read by `make up` alone: the superuser DSN that creates the role and databases.
-OPERATOR_ONLY_FIELDS = ("postgres_admin_dsn",)
+# Read by `make up` alone: the superuser DSN that creates the role and databases, and how to run
+# the stack.
+OPERATOR_ONLY_FIELDS = ("postgres_admin_dsn", "runtime")
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -110,9 +113,10 @@ def airflow_program_env(settings: Settings) -> dict[str, str]:
 
 def daemon_env() -> dict[str, str]:
     """supervisord's own environment, which every program inherits: the caller's, without a
-    `DRP_*` secret someone exported (each program gets what it needs in its config)."""
-    secrets = {f"DRP_{name.upper()}" for name in SECRET_FIELDS}
-    return {key: value for key, value in os.environ.items() if key not in secrets}
+    `DRP_*` secret or operator-only setting someone exported (each program gets what it needs in
+    its config)."""
+    withheld = {f"DRP_{name.upper()}" for name in (*SECRET_FIELDS, *OPERATOR_ONLY_FIELDS)}
+    return {key: value for key, value in os.environ.items() if key not in withheld}
 
 
 def worker_names(settings: Settings) -> list[str]:

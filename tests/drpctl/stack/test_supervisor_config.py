@@ -112,10 +112,18 @@ def test_supervisord_passes_on_no_exported_drp_secret(monkeypatch: pytest.Monkey
     from drpctl.stack.supervisor import daemon_env  # noqa: PLC0415
 
     monkeypatch.setenv("DRP_POSTGRES_PASSWORD", "exported-by-hand")
+    monkeypatch.setenv("DRP_POSTGRES_ADMIN_DSN", "postgresql://postgres:pw@db/postgres")
     monkeypatch.setenv("DRP_S3_HOST", "s3.internal")
     env = daemon_env()
-    assert "DRP_POSTGRES_PASSWORD" not in env
+    assert "DRP_POSTGRES_PASSWORD" not in env and "DRP_POSTGRES_ADMIN_DSN" not in env
     assert env["DRP_S3_HOST"] == "s3.internal"
+
+
+def test_the_generator_gets_its_key_from_its_program_config(tmp_path: Path) -> None:
+    """A key only exported in the shell (never written to .env) still reaches the generator."""
+    settings = load_settings(state_dir=tmp_path, generator_api_key="exported-key-123")
+    (generator,) = [p for p in programs(settings, local_postgres=False) if p.name == "generator"]
+    assert generator.env["DRP_GENERATOR_API_KEY"] == "exported-key-123"
 
 
 def test_deployments_sharing_a_broker_use_queues_of_their_own(tmp_path: Path) -> None:
