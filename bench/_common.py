@@ -278,7 +278,14 @@ def isolated_lake(base: Settings, tag: str = "bench") -> Iterator[dict[str, obje
 
     token = secrets.token_hex(4)
     catalog, prefix = f"drp_{tag}_lake_{token}", f"bench-lakes/{token}"
-    overrides: dict[str, object] = {"lake_catalog_db": catalog, "lake_data_prefix": prefix}
+    # The gate's validation results beside the lake (not inside its data path, whose files lake
+    # maintenance would take for orphans), removed with it.
+    results = f"bench-quality/{token}"
+    overrides: dict[str, object] = {
+        "lake_catalog_db": catalog,
+        "lake_data_prefix": prefix,
+        "quality_results_prefix": results,
+    }
     create_database(base.postgres_admin_dsn, catalog, base.postgres_user)
     try:
         init_lake(base.model_copy(update=overrides))
@@ -286,6 +293,7 @@ def isolated_lake(base: Settings, tag: str = "bench") -> Iterator[dict[str, obje
     finally:
         drop_database(base.postgres_admin_dsn, catalog)
         remove_objects(base, prefix)
+        remove_objects(base, results)
 
 
 def remove_objects(settings: Settings, prefix: str) -> int:

@@ -26,6 +26,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from _common import remove_objects
 from drp.db.migrate import upgrade
 from drp.quality.gate import run_quality_gate
 from drp.quality.project import GX_ROOT
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     create_database(base.postgres_admin_dsn, name, base.postgres_user)
     results: list[dict[str, Any]] = []
     try:
-        settings = load_settings(postgres_db=name)
+        # Its own database and its own validation results in the object store (both removed).
+        settings = load_settings(postgres_db=name, quality_results_prefix=f"bench-quality/{name}")
         upgrade(settings, "0100")
         with tempfile.TemporaryDirectory(prefix="drp_quality_bench_") as tmp:
             work = Path(tmp)
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(bench_size(settings, work, gx_root, orders, docs=not args.no_docs))
     finally:
         drop_database(base.postgres_admin_dsn, name)
+        remove_objects(base, f"bench-quality/{name}")
 
     print(
         f"\nquality gate wall time (GX import, paid once per process: {import_seconds:.1f}s; "

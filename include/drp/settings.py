@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     lake_data_prefix: str = Field(
         default="lake", pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*[A-Za-z0-9_]$|^[A-Za-z0-9]$"
     )
+    # Where the quality gate's Great Expectations validation results live, under
+    # s3://<analytics bucket>/: shared by every host that runs the gate (drp.quality.object_store_backend).
+    quality_results_prefix: str = Field(
+        default="quality/validations", pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*[A-Za-z0-9_]$"
+    )
     # Lake maintenance expires catalog snapshots older than this; published days stay
     # exportable (`drp export`) for at least as long.
     lake_snapshot_retention_days: int = Field(default=30, ge=1)

@@ -8,7 +8,8 @@
    what the run's build wrote, which consumers do not see yet), scope the run's interval, then
    suite by suite read its pandas frame (`drp.quality.frames`) and run its checkpoint on it, all
    under one GX run id (`run_name` = the pipeline's run id); GX writes each validation result to
-   the project's uncommitted store. One frame is in memory at a time; the lake is closed
+   the object store (`drp.quality.object_store_backend`), where every host finds it. One frame
+   is in memory at a time; the lake is closed
    afterwards. The report names the snapshot, and publish publishes exactly that one;
 3. build Data Docs for this run's results (incrementally: its pages and the index);
 4. record one summary row per suite in `ops.quality_results` (replacing a previous attempt's);
@@ -109,7 +110,7 @@ def run_quality_gate(
     timings = {"open_project": 0.0, "read_frames": 0.0, "validate": 0.0}
 
     mark = time.perf_counter()
-    context = open_context(gx_root)
+    context = open_context(gx_root, settings)
     with project_lock(gx_root):
         changes = sync_project(context)
     if changes:

@@ -26,8 +26,9 @@ from great_expectations.expectations.expectation_configuration import Expectatio
 from great_expectations.expectations.metadata_types import FailureSeverity
 
 from drp.quality.errors import QualityInputError
+from drp.quality.object_store_backend import ObjectStoreBackend
 from drp.quality.suites import SUITES, Check, SuiteSpec
-from drp.settings import PROJECT_ROOT
+from drp.settings import PROJECT_ROOT, Settings, load_settings
 
 if TYPE_CHECKING:
     from great_expectations.checkpoint.checkpoint import Checkpoint
@@ -48,12 +49,25 @@ def checkpoint_name(suite_name: str) -> str:
     return f"{CHECKPOINT_PREFIX}{suite_name}"
 
 
-def open_context(gx_root: Path | None = None) -> FileDataContext:
-    """The file data context rooted at `gx_root` (default: the repository's `great_expectations/`)."""
+def store_variables(settings: Settings) -> dict[str, str]:
+    """The variables `great_expectations.yml` names (where the validation results live)."""
+    return {
+        "DRP_S3_BUCKET_ANALYTICS": settings.s3_bucket_analytics,
+        "DRP_QUALITY_RESULTS_PREFIX": settings.quality_results_prefix,
+    }
+
+
+def open_context(gx_root: Path | None = None, settings: Settings | None = None) -> FileDataContext:
+    """The file data context rooted at `gx_root` (default: the repository's `great_expectations/`),
+    its validation results in the object store of `settings` (default: `get_settings()`'s)."""
     root = (gx_root or GX_ROOT).resolve()
     if not (root / "great_expectations.yml").is_file():
         raise QualityInputError(f"no Great Expectations project at {root} (great_expectations.yml missing)")
-    context = gx.get_context(mode="file", context_root_dir=str(root))
+    variables = store_variables(settings or load_settings(check_secrets=False))
+    context = gx.get_context(mode="file", context_root_dir=str(root), runtime_environment=variables)
+    backend = context.validation_results_store.store_backend
+    if settings is not None and isinstance(backend, ObjectStoreBackend):
+        backend.use_settings(settings)  # the object store whose bucket and prefix it was given
     return context  # type: ignore[return-value]
 
 

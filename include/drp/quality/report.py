@@ -83,7 +83,7 @@ class SuiteResult:
         critical: critical expectations evaluated; `warning` likewise.
         critical_failures / warning_failures: the failed ones by severity.
         rows: rows in the validated frame.
-        result_path: the GX validation result JSON (uncommitted store), when one was written.
+        result_path: the GX validation result JSON (its s3:// URL in the object store), when written.
         result_url: the suite's Data Docs page for this run.
         elapsed_seconds: checkpoint wall time.
     """

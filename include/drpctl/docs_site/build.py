@@ -54,7 +54,7 @@ def build_site(
     # dbt runs in a subprocess, so the GX build (in this process) overlaps it: ~20 s instead of ~35.
     with ThreadPoolExecutor(max_workers=1) as pool:
         dbt_docs = pool.submit(generate_docs, settings, target_path=dbt_target_path)
-        gx_index = build_data_docs(gx_root)
+        gx_index = build_data_docs(gx_root, settings=settings)
         dbt_index = dbt_docs.result()
     shutil.copy(dbt_index, site / "dbt" / "index.html")  # the single-file static page
     shutil.copytree(gx_index.parent, site / "gx")

@@ -5,7 +5,8 @@ Isolation: the shared `drp` database is never touched. The session creates its o
 branch) and drops it at the end. Warehouses are DuckDB files laid out like the lake, under pytest's
 tmp dirs: one clean sample is built per session and each test corrupts its own copy; a test that
 needs the lake itself copies the sample into a lake of its own (`sample_lake`). The GX project is a copy of the
-committed `great_expectations/` (without `uncommitted/`), so tests never write into the checkout.
+committed `great_expectations/` (without `uncommitted/`), so tests never write into the checkout;
+its validation results go to a prefix of the session's own in the object store.
 Great Expectations is imported once per session (by the first gate run).
 """
 
@@ -26,7 +27,7 @@ from drp.settings import Settings, load_settings
 from drpctl.db_admin import create_database, drop_database
 from tests.drp.quality.gate_runner import SAMPLE, RunGate, copy_into_lake, gate_runner
 from tests.drp.quality.sample_warehouse import build_sample_warehouse
-from tests.isolated_lake import isolated_lake
+from tests.isolated_lake import isolated_lake, remove_objects
 
 
 @pytest.fixture(scope="session")
@@ -41,11 +42,14 @@ def quality_settings(base_settings: Settings, tmp_path_factory: pytest.TempPathF
             postgres_db=name,
             generator_orders_per_day=SAMPLE.orders_per_day,
             state_dir=tmp,
+            # The session's own validation results in the object store (removed afterwards).
+            quality_results_prefix=f"tests/{name}/validations",
         )
         upgrade(settings, "0100")
         yield settings
     finally:
         drop_database(base.postgres_admin_dsn, name)
+        remove_objects(base, f"tests/{name}")
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from drp.quality.errors import QualityGateError, QualityInputError
 from drp.quality.report import QualityReport
 from drp.quality.suites import SUITES
 from drp.settings import Settings
+from drp.storage.object_store import client as s3_client
 from tests.drp.quality.gate_runner import END, INTERVAL_DAY, SAMPLE, START, RunGate, corrupt
 from tests.drp.quality.sample_warehouse import SampleSpec, build_sample_warehouse
 
@@ -38,9 +39,20 @@ def _rows(pg: psycopg.Connection[Any], run_id: str) -> dict[str, dict[str, Any]]
     return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
 
 
+def _read_object(settings: Settings, url: str) -> str:
+    bucket, _, name = url.removeprefix("s3://").partition("/")
+    response = s3_client(settings).get_object(bucket, name)
+    try:
+        return bytes(response.read()).decode()
+    finally:
+        response.close()
+        response.release_conn()
+
+
 def test_clean_data_passes_every_suite_with_docs_and_results(
-    warehouse: Path, run_gate: RunGate, pg_quality: psycopg.Connection[Any]
+    warehouse: Path, run_gate: RunGate, pg_quality: psycopg.Connection[Any], quality_settings: Settings
 ) -> None:
+    settings = quality_settings
     report = run_gate(warehouse, run_id="test__clean", build_docs=True)
 
     assert report.passed, report.summary()
@@ -48,13 +60,17 @@ def test_clean_data_passes_every_suite_with_docs_and_results(
     for result in report.suites:
         assert result.success and result.failed == 0, report.summary()
         assert result.evaluated == len(next(s for s in SUITES if s.name == result.suite).checks)
-        assert result.result_path and Path(result.result_path).is_file()
+        # The result is in the object store (any host finds it); its local Data Docs page too.
+        assert result.result_path and result.result_path.startswith(
+            f"s3://{settings.s3_bucket_analytics}/{settings.quality_results_prefix}/"
+            f"{result.suite.replace('.', '/')}/test__clean/"  # GX's key splits the suite name
+        )
         assert result.result_url and result.result_url.startswith("file://")
     assert report.result("staging.orders").rows > 0
     assert report.warnings == []
 
     # GX's validation result JSON carries the check names and severities from meta.
-    stored = json.loads(Path(report.result("staging.orders").result_path or "").read_text())
+    stored = json.loads(_read_object(settings, report.result("staging.orders").result_path or ""))
     assert stored["success"] is True
     assert {r["expectation_config"]["meta"]["severity"] for r in stored["results"]} == {"critical", "warning"}
 

@@ -20,6 +20,7 @@ from drp.quality.suites import (
     contract_signatures,
     expectation_parameters,
 )
+from drp.settings import Settings
 
 
 @pytest.mark.unit
@@ -119,13 +120,18 @@ def test_sync_writes_a_fresh_project_then_nothing(tmp_path: Path) -> None:
         f"suite {SUITES[0].name}" in written and f"checkpoint {checkpoint_name(SUITES[-1].name)}" in written
     )
     assert sync_project(open_context(root)) == []
+    # GX rewrote the YAML: the store's settings stay variables (no bucket of this machine's).
+    stores = (root / "great_expectations.yml").read_text()
+    assert (
+        "bucket: ${DRP_S3_BUCKET_ANALYTICS}" in stores and "prefix: ${DRP_QUALITY_RESULTS_PREFIX}" in stores
+    )
 
 
 @pytest.mark.integration
-def test_build_data_docs_returns_the_index(tmp_path: Path) -> None:
+def test_build_data_docs_returns_the_index(tmp_path: Path, quality_settings: Settings) -> None:
     root = tmp_path / "great_expectations"
     shutil.copytree(GX_ROOT, root, ignore=shutil.ignore_patterns("uncommitted"))
-    index = build_data_docs(root)
+    index = build_data_docs(root, settings=quality_settings)
     assert index == root / "uncommitted" / "data_docs" / "local_site" / "index.html"
     assert "staging.orders" in index.read_text()
     assert (index.parent / "expectations" / "staging" / "orders.html").is_file()

@@ -37,7 +37,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
     tmp = tmp_path_factory.mktemp("docs_site")
     base = load_settings(state_dir=tmp / "state")
     with isolated_lake(base) as overrides:
-        settings = base.model_copy(update=overrides)
+        # Data Docs render the validation results under a prefix of its own (empty: nothing to
+        # clean up; building the site writes no result).
+        results = f"tests/docs-site-{overrides['lake_catalog_db']}"
+        settings = base.model_copy(update={**overrides, "quality_results_prefix": results})
         gx_root = tmp / "great_expectations"
         shutil.copytree(GX_ROOT, gx_root, ignore=shutil.ignore_patterns("uncommitted"))
         index = build_site(settings, dbt_target_path=tmp / "dbt_target", gx_root=gx_root)
