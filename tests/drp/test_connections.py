@@ -22,6 +22,7 @@ from drp.errors import ConfigError
 from drp.settings import SECRET_FIELDS, Settings, load_settings
 from drpctl.stack.connections import platform_connections
 from drpctl.stack.supervisor import airflow_program_env
+from tests.e2e.process_env import assert_no_drp_secret
 
 pytestmark = pytest.mark.unit
 
@@ -106,12 +107,7 @@ def _airflow_process(settings: Settings, drop: tuple[str, ...] = ()) -> subproce
 
 def test_an_airflow_process_holds_no_drp_secret_and_reads_them_from_the_connections(tmp_path: Path) -> None:
     settings = _settings(tmp_path).model_copy(update={"s3_bucket_raw": "raw-elsewhere"})
-    env = airflow_program_env(settings)
-    secrets = {getattr(settings, name).get_secret_value() for name in CONNECTION_SECRET_FIELDS}
-    assert not [k for k in env if k.startswith("DRP_") and env[k] in secrets]
-    assert not {f"DRP_{name.upper()}" for name in SECRET_FIELDS} & set(env)
-    assert env["DRP_ENV_FILE"] == os.devnull
-    assert "DRP_POSTGRES_ADMIN_DSN" not in env  # the superuser's: `make up` alone reads it
+    assert_no_drp_secret(airflow_program_env(settings), settings, "airflow_program_env")
     done = _airflow_process(settings)
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])

@@ -35,11 +35,17 @@ def program_environ(settings: Settings, program: str) -> dict[str, str]:
     return {**_environ(daemon_pid), **own}
 
 
-def assert_holds_no_drp_secret(settings: Settings, program: str) -> None:
-    """The program reads no `.env`, has no DRP_* secret, and takes credentials from connections."""
-    env = program_environ(settings, program)
-    assert not {f"DRP_{name.upper()}" for name in SECRET_FIELDS} & set(env), program
+def assert_no_drp_secret(env: dict[str, str], settings: Settings, where: str) -> None:
+    """An Airflow process's environment: no `.env`, no DRP_* secret (by name or by value), not the
+    superuser DSN, and credentials from the connections."""
+    assert not {f"DRP_{name.upper()}" for name in SECRET_FIELDS} & set(env), where
     values = {getattr(settings, name).get_secret_value() for name in CONNECTION_SECRET_FIELDS}
-    assert not [k for k, v in env.items() if k.startswith("DRP_") and v in values], program
-    assert env.get("DRP_ENV_FILE") == "/dev/null", program
-    assert env.get("DRP_CREDENTIALS_FROM") == "airflow", program
+    assert not [k for k, v in env.items() if k.startswith("DRP_") and v in values], where
+    assert "DRP_POSTGRES_ADMIN_DSN" not in env, where  # the superuser's: `make up` alone reads it
+    assert env.get("DRP_ENV_FILE") == "/dev/null", where
+    assert env.get("DRP_CREDENTIALS_FROM") == "airflow", where
+
+
+def assert_holds_no_drp_secret(settings: Settings, program: str) -> None:
+    """The running program was started with an environment `assert_no_drp_secret` accepts."""
+    assert_no_drp_secret(program_environ(settings, program), settings, program)

@@ -91,7 +91,6 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
         """Reach the object store of `settings` (the one whose bucket and prefix the YAML got)."""
         self.settings = settings
         self.__dict__.pop("_client", None)
-        self.__dict__.pop("_cache_dir", None)
 
     def _settings(self) -> Settings:
         from drp.settings import get_settings  # noqa: PLC0415
@@ -105,12 +104,8 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
 
         return client(self._settings())
 
-    @cached_property
-    def _cache_dir(self) -> Path:
-        return self._settings().state_dir / "gx-results" / self.bucket
-
     def _cached(self, name: str) -> Path:
-        return self._cache_dir / name
+        return self._settings().state_dir / "gx-results" / self.bucket / name
 
     def _object_name(self, key: tuple[str, ...]) -> str:
         path = str(self._convert_key_to_filepath(key))  # type: ignore[no-untyped-call]
@@ -128,12 +123,12 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
                 raise InvalidKeyError(f"no GX object s3://{self.bucket}/{name}") from exc
             raise StoreBackendError(f"s3://{self.bucket}/{name}: {exc.code}: {exc.message}") from exc
         try:
-            text = bytes(response.read()).decode("utf-8")
+            data = bytes(response.read())
         finally:
             response.close()
             response.release_conn()
-        self._keep(name, text.encode("utf-8"))
-        return text.rstrip("\n")
+        self._keep(name, data)
+        return data.decode("utf-8").rstrip("\n")
 
     def _keep(self, name: str, data: bytes) -> None:
         """Write the local copy atomically (gate runs of one host share it)."""
@@ -188,8 +183,9 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
             key = key.to_tuple()
         if not self._has_key(key):
             return False
-        self._client.remove_object(self.bucket, self._object_name(key))
-        self._cached(self._object_name(key)).unlink(missing_ok=True)
+        name = self._object_name(key)
+        self._client.remove_object(self.bucket, name)
+        self._cached(name).unlink(missing_ok=True)
         return True
 
     def _has_key(self, key: tuple[str, ...]) -> bool:

@@ -308,16 +308,16 @@ def up(settings: Settings, *, timeout: float = 240, echo: Echo = print) -> UpRep
             down(settings, echo=echo)
         else:
             checks = [health.CHECKS[name](settings) for name in all_checks]
-            current = sup.paths["conf"].read_text() if sup.paths["conf"].exists() else ""
-            # What runs decides which Postgres and Redis are ours: no probe of the admin DSN here.
-            wanted = _config(
-                settings,
-                local_postgres=sup.info("postgres") is not None,
-                local_redis=sup.info("redis") is not None,
-            )
-            if all(c.healthy for c in checks) and current == wanted:
-                return UpReport(True, postgres_mode(settings, sup), time.monotonic() - started, checks)
             if all(c.healthy for c in checks):
+                current = sup.paths["conf"].read_text() if sup.paths["conf"].exists() else ""
+                # What runs decides which Postgres and Redis are ours: no probe of the admin DSN.
+                wanted = _config(
+                    settings,
+                    local_postgres=sup.info("postgres") is not None,
+                    local_redis=sup.info("redis") is not None,
+                )
+                if current == wanted:
+                    return UpReport(True, postgres_mode(settings, sup), time.monotonic() - started, checks)
                 # A newer checkout renders other commands or environments: reload what changed.
                 echo("the services' configuration changed: restarting the services it changes")
 

@@ -86,6 +86,8 @@ def _env_value(value: object) -> str:
 # Read by `make up` alone: the superuser DSN that creates the role and databases, and how to run
 # the stack.
 OPERATOR_ONLY_FIELDS = ("postgres_admin_dsn", "runtime")
+# What no Airflow process is given, nor inherits from supervisord.
+WITHHELD_FIELDS = (*SECRET_FIELDS, *OPERATOR_ONLY_FIELDS)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -94,8 +96,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return {
         f"DRP_{name.upper()}": _env_value(value)
         for name in Settings.model_fields
-        if name not in (*SECRET_FIELDS, *OPERATOR_ONLY_FIELDS)
-        and (value := getattr(settings, name)) is not None
+        if name not in WITHHELD_FIELDS and (value := getattr(settings, name)) is not None
     }
 
 
@@ -115,7 +116,7 @@ def daemon_env() -> dict[str, str]:
     """supervisord's own environment, which every program inherits: the caller's, without a
     `DRP_*` secret or operator-only setting someone exported (each program gets what it needs in
     its config)."""
-    withheld = {f"DRP_{name.upper()}" for name in (*SECRET_FIELDS, *OPERATOR_ONLY_FIELDS)}
+    withheld = {f"DRP_{name.upper()}" for name in WITHHELD_FIELDS}
     return {key: value for key, value in os.environ.items() if key not in withheld}
 
 
