@@ -11,9 +11,11 @@ validated, published snapshots:
 2. **transform**: `prepare_warehouse` restores the lake's head to the last published snapshot,
    then one `dbt build` of staging and marts into the lake (DuckLake: catalog in Postgres,
    Parquet in the object store; Cosmos watcher mode: one dbt process, a sensor per model and test).
+   With `DRP_WAREHOUSE_ENGINE=postgres` dbt builds in Postgres instead, and the gate freezes the
+   head into a snapshot of its own (`drp.warehouse`); the steps are the same.
    The build retries (a killed scheduler or worker): each retry restores the head to the published
    snapshot again and reruns the whole build (`drp.transform.retryable_build`, ADR 0004);
-3. **quality gate**: Great Expectations suites on the lake snapshot the build made (consumers do
+3. **quality gate**: Great Expectations suites on the warehouse snapshot the build made (consumers do
    not see it yet); a critical failure stops the run here;
 4. **publish**: that snapshot becomes the day's published state in one insert into
    `ops.published_snapshots` (consumers read marts at it by time travel; nothing is copied).
@@ -174,7 +176,8 @@ def orders_elt_daily() -> None:
         ),
         profile_config=ProfileConfig(
             profile_name=DBT_PROFILE_NAME,
-            target_name="duckdb",
+            # The warehouse engine's target (DRP_WAREHOUSE_ENGINE: the lake, or Postgres).
+            target_name=SETTINGS.dbt_target,
             profiles_yml_filepath=DBT_PROFILES_DIR / "profiles.yml",
         ),
         execution_config=ExecutionConfig(

@@ -130,7 +130,12 @@ class Settings(BaseSettings):
     # changes, so the first run loads every day of its history since then (see drp.tasks).
     source_history_start: date = date(2024, 1, 1)
 
-    # The warehouse: a DuckLake. Its catalog is a Postgres database of its own (created by
+    # Which engine holds the warehouse (staging and marts) that dbt builds, the gate validates and
+    # publish makes visible: "lake" (a DuckLake, the default) or "postgres" (schemas next to raw
+    # in `postgres_db`, with snapshots the gate freezes: drp.warehouse.postgres).
+    warehouse_engine: Literal["lake", "postgres"] = "lake"
+
+    # The lake: a DuckLake. Its catalog is a Postgres database of its own (created by
     # `make up`); its data is Parquet under s3://<analytics bucket>/<lake_data_prefix>/.
     lake_catalog_db: str = "drp_lake"
     lake_data_prefix: str = Field(
@@ -212,6 +217,11 @@ class Settings(BaseSettings):
     def lake_data_path(self) -> str:
         """Where the lake's Parquet files live."""
         return f"s3://{self.s3_bucket_analytics}/{self.lake_data_prefix.strip('/')}/"
+
+    @property
+    def dbt_target(self) -> Literal["duckdb", "postgres"]:
+        """The dbt target (dbt_project/profiles.yml) that builds the warehouse engine."""
+        return "duckdb" if self.warehouse_engine == "lake" else "postgres"
 
     @property
     def airflow_url(self) -> str:

@@ -62,7 +62,7 @@ SUPERSEDED_LISTS = ("superseded_orders",)
 
 
 def warehouse_stale(settings: Settings) -> tuple[datetime, datetime] | None:
-    """The span of the intervals whose rows at the lake's head come from a batch that is no
+    """The span of the intervals whose rows at the warehouse's head come from a batch that is no
     longer live (None when the head holds live batches only, or nothing yet).
 
     `staging.superseded_orders` is left out: it holds rows of replaced batches by design, and
@@ -72,11 +72,11 @@ def warehouse_stale(settings: Settings) -> tuple[datetime, datetime] | None:
     import psycopg
 
     from drp.ingest.registry import live_batch_ids
-    from drp.lake.connection import lake
+    from drp.warehouse import warehouse
 
     with psycopg.connect(settings.postgres_conninfo()) as conn:
         live = [str(batch_id) for batch_id in live_batch_ids(conn)]
-    with lake(settings, read_only=True) as con:
+    with warehouse(settings, read_only=True) as con:
         try:
             tables = [
                 row[0]
@@ -107,12 +107,12 @@ def warehouse_stale(settings: Settings) -> tuple[datetime, datetime] | None:
 
 
 def warehouse_high_water(settings: Settings) -> datetime | None:
-    """The end of the latest raw interval the lake's head holds (None for a new lake)."""
+    """The end of the latest raw interval the warehouse's head holds (None for a new one)."""
     import duckdb
 
-    from drp.lake.connection import lake
+    from drp.warehouse import warehouse
 
-    with lake(settings, read_only=True) as con:
+    with warehouse(settings, read_only=True) as con:
         try:
             row = con.execute("select max(batch_interval_end) from staging.customer_versions").fetchone()
         except duckdb.CatalogException:
@@ -219,26 +219,25 @@ def prepare_warehouse(
     *,
     full_refresh: bool = False,
 ) -> dict[str, Any]:
-    """Get the lake ready for this run's build, and decide the interval dbt builds.
+    """Get the warehouse ready for this run's build, and decide the interval dbt builds.
 
-    Installs the DuckDB extensions offline, then restores the lake's head to the newest
+    Installs the DuckDB extensions offline, then restores the warehouse's head to the newest
     published snapshot: writes of a run that failed or died before publishing are undone, so
-    this run builds on exactly what consumers see (`drp.lake.rollback`). The interval is the
+    this run builds on exactly what consumers see (`drp.warehouse.restore_head`). The interval is the
     run's, widened back to raw the head has not seen (`dbt_interval`), and to all raw when the
     build starts from nothing (`full_refresh`, or nothing at the head).
     """
     import psycopg
 
     from drp.ingest.registry import earliest_live_start
-    from drp.lake.connection import lake_identity
     from drp.lake.extensions import ensure_extensions, extension_directory
-    from drp.lake.rollback import restore_head
     from drp.publish import registry
+    from drp.warehouse import identity, restore_head
 
     settings = settings or get_settings()
     ext = ensure_extensions(extension_directory(settings))
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        published = registry.latest_lake_snapshot(conn, lake_identity(settings))
+        published = registry.latest_lake_snapshot(conn, identity(settings))
     restored = restore_head(settings, published)
     result: dict[str, Any] = {
         "records_processed": 0,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from drp.lake.extensions import ensure_extensions, extension_directory
+from drp.lake.extensions import duckdb_connection
 from drp.settings import Settings
 
 if TYPE_CHECKING:
@@ -76,17 +76,7 @@ def open_lake(
     settings: Settings, *, version: int | None = None, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB connection with the lake attached and in use. Close it when done."""
-    import duckdb  # noqa: PLC0415 - the DAG imports this module's callers at parse time
-
-    ext_dir = ensure_extensions(extension_directory(settings))
-    conn = duckdb.connect(
-        ":memory:",
-        config={
-            "extension_directory": str(ext_dir),
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": True,
-        },
-    )
+    conn = duckdb_connection(settings)
     try:
         conn.execute("set TimeZone = 'UTC'")  # dates derive from timestamptz in UTC, as in dbt
         conn.execute(s3_secret_sql(settings))

@@ -10,9 +10,13 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drp.errors import PlatformError
 from drp.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
 
 # Extension name -> the PyPI package (import name) that ships its binary.
 EXTENSION_PACKAGES = {
@@ -78,3 +82,19 @@ def ensure_extensions(extension_dir: Path) -> Path:
             for name in sorted(missing):
                 conn.execute(f"INSTALL '{shipped_extension(name)}'")
     return extension_dir
+
+
+def duckdb_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB connection that loads the platform's extensions from the local
+    directory only (installing them there first if needed). Close it when done."""
+    import duckdb  # noqa: PLC0415 - the DAG imports this module's callers at parse time
+
+    ext_dir = ensure_extensions(extension_directory(settings))
+    return duckdb.connect(
+        ":memory:",
+        config={
+            "extension_directory": str(ext_dir),
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": True,
+        },
+    )

@@ -8,6 +8,9 @@ to `ops.pipeline_flow_audit`. Expiry keeps what consumers and the next run need:
 - everything after the newest publication (a run in flight).
 Every other snapshot older than the newest publication is expired: the intermediate commits of
 dbt builds, and publications past retention. Their files go at the next cleanup.
+
+On the Postgres engine (`drp.warehouse.postgres`) the same rule picks the gate's snapshots to
+drop; compaction and file cleanup have nothing to do there.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 
 import psycopg
 
-from drp.lake.connection import LAKE, current_version, lake, lake_identity, sql_literal
+from drp.lake.connection import LAKE, current_version, lake, sql_literal
 from drp.publish import registry
 from drp.settings import Settings
+from drp.warehouse import identity, postgres
 
 ORPHAN_MIN_AGE = timedelta(hours=1)
 """Files younger than this are never orphans: a writer may not have committed them yet."""
@@ -27,6 +31,8 @@ ORPHAN_MIN_AGE = timedelta(hours=1)
 
 def compact(settings: Settings) -> dict[str, Any]:
     """Merge small adjacent Parquet files of every table (one new snapshot, no row changes)."""
+    if settings.warehouse_engine == "postgres":
+        return {"records_processed": 0, "tables": {}, "engine": "postgres"}
     with lake(settings) as conn:
         rows = conn.execute(f"call ducklake_merge_adjacent_files({sql_literal(LAKE)})").fetchall()
     merged = {f"{r[0]}.{r[1]}": {"files_merged": int(r[2]), "files_written": int(r[3])} for r in rows}
@@ -37,14 +43,17 @@ def compact(settings: Settings) -> dict[str, Any]:
 
 
 def expirable_snapshots(settings: Settings, conn: Any, now: datetime | None = None) -> list[int]:
-    """Snapshot ids that `expire_snapshots` would expire now (see the module docstring)."""
+    """Snapshot ids that `expire_snapshots` would expire now (see the module docstring); `conn`
+    is a lake connection (unused on the Postgres engine)."""
     now = now or datetime.now(UTC)
     since = now - timedelta(days=settings.lake_snapshot_retention_days)
     with psycopg.connect(settings.postgres_conninfo()) as pg:
-        kept = registry.kept_lake_snapshots(pg, lake_identity(settings), since)
-        newest = registry.latest_lake_snapshot(pg, lake_identity(settings))
+        kept = registry.kept_lake_snapshots(pg, identity(settings), since)
+        newest = registry.latest_lake_snapshot(pg, identity(settings))
     if newest is None:
         return []  # nothing published: nothing to keep track of yet
+    if settings.warehouse_engine == "postgres":
+        return [v for v in postgres.live_snapshots(settings) if v < newest and v not in kept]
     head = current_version(conn)
     rows = conn.execute(
         f"select snapshot_id from {LAKE}.snapshots() where snapshot_id < ?", [newest]
@@ -54,10 +63,14 @@ def expirable_snapshots(settings: Settings, conn: Any, now: datetime | None = No
 
 def expire_snapshots(settings: Settings) -> dict[str, Any]:
     """Expire the snapshots nobody may read any more (their files become deletable)."""
-    with lake(settings) as conn:
-        versions = expirable_snapshots(settings, conn)
-        if versions:
-            conn.execute(f"call ducklake_expire_snapshots({sql_literal(LAKE)}, versions => ?)", [versions])
+    if settings.warehouse_engine == "postgres":
+        versions = postgres.expire(settings, expirable_snapshots(settings, None))
+    else:
+        with lake(settings) as conn:
+            versions = expirable_snapshots(settings, conn)
+            if versions:
+                expire = f"call ducklake_expire_snapshots({sql_literal(LAKE)}, versions => ?)"
+                conn.execute(expire, [versions])
     return {
         "records_processed": len(versions),
         "expired": len(versions),
@@ -68,6 +81,8 @@ def expire_snapshots(settings: Settings) -> dict[str, Any]:
 
 def cleanup_files(settings: Settings) -> dict[str, Any]:
     """Delete the files of expired snapshots, and files no snapshot knows (a crashed writer's)."""
+    if settings.warehouse_engine == "postgres":
+        return {"records_processed": 0, "expired_files_deleted": 0, "orphan_files_deleted": 0}
     older = datetime.now(UTC) - ORPHAN_MIN_AGE
     with lake(settings) as conn:
         old = conn.execute(

@@ -1,10 +1,12 @@
-"""Publish a validated lake snapshot, and read or export what was published.
+"""Publish a validated warehouse snapshot, and read or export what was published.
 
-Publishing copies nothing: the run's build wrote the marts into the lake, the gate validated one
-catalog snapshot, and publishing records that snapshot id in `ops.published_snapshots` with each
-mart's row count and checksum. That one insert is the moment the day becomes visible, to every
-mart at once. Readers open the lake pinned at a published snapshot (`published_lake`), so a run
-writing the head never shows them a partial or unvalidated row.
+Publishing copies nothing: the run's build wrote the marts into the warehouse, the gate validated
+one snapshot (a lake catalog snapshot, or on the Postgres engine the copy the gate froze; see
+`drp.warehouse`, and the registry calls either id `lake_snapshot_id`), and publishing records
+that id in `ops.published_snapshots` with each mart's row count and checksum. That one insert is
+the moment the day becomes visible, to every mart at once. Readers open the warehouse pinned at
+a published snapshot (`published_lake`), so a run writing the head never shows them a partial
+or unvalidated row.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from drp.errors import PlatformError
-from drp.lake.connection import lake, lake_identity, open_lake, sql_literal
-from drp.lake.rollback import restore_message
+from drp.lake.connection import sql_literal
 from drp.publish import registry
 from drp.publish.layout import MART_SCHEMA, export_file
 from drp.settings import Settings
 from drp.transform.manifest import published_marts
+from drp.warehouse import descends_problem, identity, open_warehouse, warehouse
 
 if TYPE_CHECKING:
     import duckdb
@@ -72,7 +74,7 @@ def publish_snapshot(
     details: dict[str, Any] | None = None,
     models: Sequence[str] | None = None,
 ) -> PublishResult:
-    """Make lake snapshot `lake_snapshot_id` (the one the gate validated) the published state of
+    """Make warehouse snapshot `lake_snapshot_id` (the one the gate validated) the published state of
     `snapshot_date`. Idempotent per run: a retry returns the publication it already made.
 
     Raises:
@@ -82,25 +84,26 @@ def publish_snapshot(
     models = published_marts() if models is None else models
     started = time.monotonic()
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        newest = registry.latest_lake_snapshot(conn, lake_identity(settings))
+        newest = registry.latest_lake_snapshot(conn, identity(settings))
         if newest is not None and lake_snapshot_id < newest:
-            already = registry.latest(conn, lake_identity(settings))
+            already = registry.latest(conn, identity(settings))
             if not (already and already.run_id == run_id):
                 raise PublishError(
-                    f"lake snapshot {lake_snapshot_id} is older than the published snapshot {newest}: "
+                    f"warehouse snapshot {lake_snapshot_id} is older than the published snapshot {newest}: "
                     "another run published since this run's gate; rerun the day"
                 )
-    if newest is not None:
-        _check_descends(settings, newest, lake_snapshot_id)
-    with lake(settings, version=lake_snapshot_id) as con:
-        try:
+    problem = descends_problem(settings, newest, lake_snapshot_id) if newest is not None else None
+    if problem:
+        raise PublishError(problem)
+    try:
+        with warehouse(settings, version=lake_snapshot_id) as con:
             marts = mart_fingerprints(con, models)
-        except Exception as exc:  # duckdb.CatalogException: a mart the build did not write
-            raise PublishError(f"cannot read the marts at lake snapshot {lake_snapshot_id}: {exc}") from exc
+    except Exception as exc:  # duckdb.CatalogException: a mart the build did not write
+        raise PublishError(f"cannot read the marts at warehouse snapshot {lake_snapshot_id}: {exc}") from exc
     with psycopg.connect(settings.postgres_conninfo()) as conn, conn.transaction():
         publication = registry.record(
             conn,
-            lake_identity(settings),
+            identity(settings),
             snapshot_date=snapshot_date,
             run_id=run_id,
             lake_snapshot_id=lake_snapshot_id,
@@ -116,32 +119,10 @@ def publish_snapshot(
     )
 
 
-def _check_descends(settings: Settings, published: int, candidate: int) -> None:
-    """Refuse a snapshot built on a head that a restore took back past the published snapshot.
-
-    Two runs that overlap (a backfill beside a scheduled run) can interleave: B restores the
-    head while A's build waits to publish, A publishes, then B's snapshot lacks A's writes.
-    Publishing it would take consumers back in time; it must be rebuilt on A's publication.
-    """
-    with lake(settings, read_only=True) as con:
-        rows = con.execute(
-            "select snapshot_id, commit_message from lake.snapshots() "
-            "where snapshot_id > ? and snapshot_id <= ? and commit_message like ? order by snapshot_id",
-            [published, candidate, restore_message(None).replace("None", "%")],
-        ).fetchall()
-    # The last restore decides: one back to `published` re-establishes the line (the next run's).
-    for snapshot_id, message in rows[-1:]:
-        if message != restore_message(published):
-            raise PublishError(
-                f"lake snapshot {candidate} was built after snapshot {snapshot_id} ({message}), which undid "
-                f"the published snapshot {published}: another run published meanwhile; rerun the day"
-            )
-
-
 def publication(settings: Settings, snapshot_date: date | None = None) -> registry.Publication:
     """The current publication of `snapshot_date` (the newest of any date when None)."""
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        found = registry.latest(conn, lake_identity(settings), snapshot_date)
+        found = registry.latest(conn, identity(settings), snapshot_date)
     if found is None:
         what = f"for {snapshot_date.isoformat()}" if snapshot_date else "yet"
         raise PublishError(f"nothing published {what}: see `drp snapshot list`")
@@ -151,20 +132,20 @@ def publication(settings: Settings, snapshot_date: date | None = None) -> regist
 def publications(settings: Settings) -> list[registry.Publication]:
     """Each published date's current publication, oldest first."""
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        return registry.current_by_date(conn, lake_identity(settings))
+        return registry.current_by_date(conn, identity(settings))
 
 
 @contextmanager
 def published_lake(
     settings: Settings, snapshot_date: date | None = None
 ) -> Iterator[tuple[registry.Publication, duckdb.DuckDBPyConnection]]:
-    """A read-only lake connection pinned at a published day's snapshot (the latest by default)."""
+    """A read-only warehouse connection pinned at a published day's snapshot (the latest by default)."""
     found = publication(settings, snapshot_date)
     try:
-        con = open_lake(settings, version=found.lake_snapshot_id)
-    except Exception as exc:  # duckdb.Error: the snapshot was expired by lake maintenance
+        con = open_warehouse(settings, version=found.lake_snapshot_id)
+    except Exception as exc:  # duckdb.Error, LookupError: the snapshot was expired by maintenance
         raise PublishError(
-            f"lake snapshot {found.lake_snapshot_id} of {found.snapshot_date} cannot be opened ({exc}); "
+            f"warehouse snapshot {found.lake_snapshot_id} of {found.snapshot_date} cannot be opened ({exc}); "
             "published days stay readable for DRP_LAKE_SNAPSHOT_RETENTION_DAYS="
             f"{settings.lake_snapshot_retention_days} days"
         ) from exc
@@ -193,7 +174,7 @@ def export_published(
             )
         if mart_fingerprints(con, wanted) != {m: found.marts[m] for m in wanted}:
             raise PublishError(
-                f"the lake at snapshot {found.lake_snapshot_id} does not match its publication"
+                f"the warehouse at snapshot {found.lake_snapshot_id} does not match its publication"
             )
         files: dict[str, str] = {}
         for model in wanted:

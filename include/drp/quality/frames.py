@@ -322,7 +322,9 @@ select
     data_type,
     table_schema || '.' || table_name || '.' || column_name || ' ' || data_type as signature
 from information_schema.columns
-where table_schema || '.' || table_name in (select unnest($relations::varchar[]))
+-- The warehouse's own catalog: on Postgres, DuckDB also lists the attached database's schemas.
+where table_catalog = current_database()
+    and table_schema || '.' || table_name in (select unnest($relations::varchar[]))
 order by relation, ordinal_position
 """
 

@@ -4,13 +4,13 @@
 
 1. open the GX file project (`great_expectations/`) and bring it in step with `suites.py` (a
    no-op on a clean checkout);
-2. open the lake **read-only, pinned at one catalog snapshot** (its head when the gate starts:
-   what the run's build wrote, which consumers do not see yet), scope the run's interval, then
-   suite by suite read its pandas frame (`drp.quality.frames`) and run its checkpoint on it, all
-   under one GX run id (`run_name` = the pipeline's run id); GX writes each validation result to
-   the object store (`drp.quality.object_store_backend`), where every host finds it. One frame
-   is in memory at a time; the lake is closed
-   afterwards. The report names the snapshot, and publish publishes exactly that one;
+2. open the warehouse (`drp.warehouse`) **read-only, pinned at one snapshot** (of its head when
+   the gate starts: what the run's build wrote, which consumers do not see yet), scope the run's
+   interval, then suite by suite read its pandas frame (`drp.quality.frames`) and run its
+   checkpoint on it, all under one GX run id (`run_name` = the pipeline's run id); GX writes each
+   validation result to the object store (`drp.quality.object_store_backend`), where every host
+   finds it. One frame is in memory at a time; the warehouse is closed afterwards. The report
+   names the snapshot, and publish publishes exactly that one;
 3. build Data Docs for this run's results (incrementally: its pages and the index);
 4. record one summary row per suite in `ops.quality_results` (replacing a previous attempt's);
 5. raise `QualityGateError` listing every failed critical expectation, or return the report
@@ -33,17 +33,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import duckdb
+import psycopg
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
 from drp.intervals import to_utc
-from drp.lake.connection import current_version, lake, open_lake
 from drp.quality.errors import QualityGateError, QualityInputError
 from drp.quality.frames import Frame, FrameReader
 from drp.quality.project import DATA_DOCS_SITE, checkpoint_name, open_context, project_lock, sync_project
 from drp.quality.report import MAX_EXAMPLES, Failure, QualityReport, SuiteResult
 from drp.quality.results import record_results
 from drp.quality.suites import SUITES, Severity, SuiteSpec, expectation_parameters
+from drp.warehouse import open_warehouse, snapshot_head
 
 if TYPE_CHECKING:
     from drp.settings import Settings
@@ -77,7 +78,8 @@ def run_quality_gate(
             `ops.quality_results` (a retry replaces them).
         data_interval_start: inclusive start of the interval, timezone-aware.
         data_interval_end: exclusive end, timezone-aware.
-        lake_snapshot_id: the lake snapshot to validate (default: the head when the gate starts).
+        lake_snapshot_id: the warehouse snapshot to validate (default: a snapshot of the head when
+            the gate starts).
         duckdb_path: validate a DuckDB file laid out like the lake instead (tests, benchmarks).
         gx_root: the GX project directory (default: the repository's `great_expectations/`).
         build_docs: build Data Docs for this run (on by default).
@@ -220,8 +222,9 @@ def _check_interval(start: datetime, end: datetime) -> None:
 def _read_only(
     settings: Settings, version: int | None, path: Path | None
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, int | None]]:
-    """The data to validate, read-only, closed on exit whatever happens: the lake pinned at
-    `version` (its head when None), or a DuckDB file. Yields the connection and the snapshot."""
+    """The data to validate, read-only, closed on exit whatever happens: the warehouse pinned at
+    snapshot `version` (a snapshot of its head when None), or a DuckDB file. Yields the connection
+    and the snapshot."""
     if path is not None:
         try:
             conn = duckdb.connect(str(path), read_only=True)
@@ -230,11 +233,10 @@ def _read_only(
     else:
         try:
             if version is None:
-                with lake(settings, read_only=True) as head:
-                    version = current_version(head)
-            conn = open_lake(settings, version=version)
-        except duckdb.Error as exc:
-            raise QualityInputError(f"cannot open the lake at snapshot {version}: {exc}") from exc
+                version = snapshot_head(settings)
+            conn = open_warehouse(settings, version=version)
+        except (duckdb.Error, psycopg.Error, LookupError) as exc:
+            raise QualityInputError(f"cannot open the warehouse at snapshot {version}: {exc}") from exc
     try:
         yield conn, version
     finally:

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Final
 import psycopg
 
 from drp.intervals import to_utc
-from drp.lake.connection import open_lake
 from drp.quality.errors import QualityError, ReconciliationError
+from drp.warehouse import open_warehouse
 
 if TYPE_CHECKING:
     import duckdb
@@ -141,10 +141,10 @@ def reconcile_interval(
     raw = _read_raw(settings, start, end)
     counts: dict[str, dict[str, Any]] = {}
     try:
-        conn = open_lake(settings, version=lake_snapshot_id)
-    except Exception as exc:  # duckdb.Error: a snapshot expired or a lake that is not there
+        conn = open_warehouse(settings, version=lake_snapshot_id)
+    except Exception as exc:  # duckdb.Error, LookupError: a snapshot expired or no warehouse
         raise QualityError(
-            f"reconciliation cannot open the lake at snapshot {lake_snapshot_id}: {exc}"
+            f"reconciliation cannot open the warehouse at snapshot {lake_snapshot_id}: {exc}"
         ) from exc
     try:
         problems = _warehouse(conn, raw, start, end, counts=counts)

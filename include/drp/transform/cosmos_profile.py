@@ -15,6 +15,7 @@ from typing import Any
 
 from drp.settings import get_settings
 from drp.transform.dbt_runner import profile_env
+from drp.warehouse import postgres
 
 
 class ProfileFromSettings:
@@ -22,7 +23,11 @@ class ProfileFromSettings:
 
     def get_env(self, context: Any) -> dict[str, Any]:
         env: dict[str, Any] = super().get_env(context)  # type: ignore[misc]  # the Cosmos operator's
-        env.update(profile_env(get_settings()))
+        settings = get_settings()
+        env.update(profile_env(settings))
+        if settings.warehouse_engine == "postgres":
+            # Cosmos builds a dbt command: the head is about to be written (drp.warehouse.postgres).
+            postgres.mark_written(settings)
         return env
 
 

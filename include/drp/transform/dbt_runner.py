@@ -25,6 +25,7 @@ from drp.errors import PlatformError
 from drp.intervals import to_utc
 from drp.lake.extensions import ensure_extensions, extension_directory
 from drp.settings import PROJECT_ROOT, Settings
+from drp.warehouse import postgres
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ DBT_MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
 DBT_PROFILE_NAME = "drp"
 
 Target = Literal["duckdb", "postgres"]
+WRITING_COMMANDS = frozenset({"build", "run", "seed", "snapshot"})
+"""dbt commands that write the warehouse's head."""
 TARGETS: tuple[Target, ...] = ("duckdb", "postgres")
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 LOG_TAIL_LINES = 60
@@ -158,20 +161,23 @@ class DbtResult:
 # --- environment -------------------------------------------------------------------------
 
 
-def dbt_env(settings: Settings, target: Target = "duckdb", *, threads: int | None = None) -> dict[str, str]:
+def dbt_env(
+    settings: Settings, target: Target | None = None, *, threads: int | None = None
+) -> dict[str, str]:
     """The environment `profiles.yml` reads, on top of the current process environment."""
     return {**os.environ, **profile_env(settings, target, threads=threads)}
 
 
 def profile_env(
-    settings: Settings, target: Target = "duckdb", *, threads: int | None = None
+    settings: Settings, target: Target | None = None, *, threads: int | None = None
 ) -> dict[str, str]:
     """The variables `profiles.yml` reads (credentials included), built from `settings`: inside
-    Airflow they come from the platform's connections when the task runs (drp.connections)."""
+    Airflow they come from the platform's connections when the task runs (drp.connections).
+    `target` defaults to the warehouse engine's (`settings.dbt_target`)."""
     env: dict[str, str] = {}
     env.update(
         {
-            "DRP_DBT_TARGET": target,
+            "DRP_DBT_TARGET": target or settings.dbt_target,
             "DRP_POSTGRES_HOST": settings.postgres_host,
             "DRP_POSTGRES_PORT": str(settings.postgres_port),
             "DRP_POSTGRES_USER": settings.postgres_user,
@@ -227,7 +233,7 @@ def run_dbt(
     settings: Settings,
     command: str = "build",
     *,
-    target: Target = "duckdb",
+    target: Target | None = None,
     data_interval_start: datetime | str | None = None,
     data_interval_end: datetime | str | None = None,
     full_refresh: bool = False,
@@ -248,7 +254,8 @@ def run_dbt(
     Args:
         settings: Platform settings; Postgres, lake and object-store credentials come from here.
         command: The dbt command, e.g. "build", "run", "test", "source freshness", "parse".
-        target: "duckdb" (the lake, reading Postgres raw through ATTACH) or "postgres".
+        target: "duckdb" (the lake, reading Postgres raw through ATTACH) or "postgres"; default
+            the warehouse engine's (`settings.dbt_target`).
         data_interval_start: Start of the half-open interval to process (tz-aware); with
             data_interval_end. Both None: all history.
         data_interval_end: End of the interval (exclusive).
@@ -271,6 +278,7 @@ def run_dbt(
     Raises:
         DbtError: dbt failed (listing the failed nodes), could not start, or timed out.
     """
+    target = target or settings.dbt_target
     if target not in TARGETS:
         raise DbtError(f"unknown dbt target {target!r}; expected one of {', '.join(TARGETS)}")
     words = command.split()
@@ -278,6 +286,8 @@ def run_dbt(
         raise DbtError("empty dbt command")
     if target == "duckdb":
         ensure_extensions(extension_directory(settings))
+    elif words[0] in WRITING_COMMANDS:
+        postgres.mark_written(settings)  # the head no longer equals a snapshot
 
     target_dir = Path(target_path) if target_path else Path(project_dir) / "target"
     variables: dict[str, Any] = interval_vars(data_interval_start, data_interval_end)
@@ -340,7 +350,7 @@ def run_dbt(
 def generate_docs(
     settings: Settings,
     *,
-    target: Target = "duckdb",
+    target: Target | None = None,
     project_dir: Path = DBT_PROJECT_DIR,
     profiles_dir: Path = DBT_PROFILES_DIR,
     target_path: Path | None = None,

@@ -6,11 +6,11 @@ build that died half-way (a killed scheduler or worker) could then only fail the
 finished piecemeal by sensors outside the warehouse pool. `RetryableDbtProducer` instead runs the
 whole `dbt build` again on a retry or a clear, after two steps that make the rerun safe:
 
-1. it takes the lake writer's advisory lock (`build_lock`): a try orphaned by a dead scheduler
+1. it takes the warehouse writer's advisory lock (`build_lock`): a try orphaned by a dead scheduler
    may still be running; the retry waits for it to die (Postgres frees the lock with its
    session) instead of writing next to it. The pool `drp_warehouse` stays the scheduler's view
    of the same rule;
-2. it restores the lake's head to the newest published snapshot (`tasks.prepare_warehouse`, as
+2. it restores the warehouse's head to the newest published snapshot (`tasks.prepare_warehouse`, as
    before the first try), undoing the failed try's partial writes.
 
 Like every Cosmos task of the DAG, it hands dbt its profile's variables built when the task
@@ -23,37 +23,16 @@ try that completed (Airflow clears a task's XComs when a new try starts) and nev
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import psycopg
 from cosmos.operators.watcher import DbtProducerWatcherOperator
 
 from drp import tasks
-from drp.lake.connection import lake_identity
-from drp.settings import Settings, get_settings
+from drp.settings import get_settings
 from drp.transform.cosmos_profile import ProfileFromSettings
+from drp.warehouse import build_lock
 
 log = logging.getLogger(__name__)
-
-BUILD_LOCK_WAIT = "15min"
-
-
-def build_lock_key(settings: Settings) -> str:
-    return f"drp lake build {lake_identity(settings)}"
-
-
-@contextmanager
-def build_lock(settings: Settings) -> Iterator[None]:
-    """Hold the lake build's session advisory lock (one dbt build writes a lake's head)."""
-    with psycopg.connect(settings.postgres_conninfo(), autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f"set lock_timeout = '{BUILD_LOCK_WAIT}'")
-        conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", [build_lock_key(settings)])
-        try:
-            yield
-        finally:
-            conn.execute("select pg_advisory_unlock(hashtextextended(%s, 0))", [build_lock_key(settings)])
 
 
 class RetryableDbtProducer(ProfileFromSettings, DbtProducerWatcherOperator):  # type: ignore[misc]  # Cosmos ships no types
@@ -66,7 +45,7 @@ class RetryableDbtProducer(ProfileFromSettings, DbtProducerWatcherOperator):  # 
             if ti.try_number > 1:
                 restored = tasks.prepare_warehouse(settings=settings)
                 log.warning(
-                    "try %s of the dbt build: lake head restored to published snapshot %s "
+                    "try %s of the dbt build: warehouse head restored to published snapshot %s "
                     "(tables restored: %s, dropped: %s); running the whole build again",
                     ti.try_number,
                     restored["published_lake_snapshot"],

@@ -21,12 +21,13 @@ import duckdb
 import httpx
 import psycopg
 
-from drp.lake.connection import init_lake, lake, lake_identity
+from drp.lake.connection import init_lake, lake
 from drp.publish.snapshots import publications, published_lake
 from drp.settings import Settings
 from drp.storage.object_store import client as s3_client
 from drp.transform.dbt_runner import run_dbt
 from drp.transform.manifest import published_marts
+from drp.warehouse import identity
 from drp_domain import ENTITIES
 from drpctl.chaos.invariants import (
     BatchObservation,
@@ -196,7 +197,7 @@ def published_batches(
         )
         published = conn.execute(
             "select run_id, published_at, details -> 'quality' from ops.published_snapshots where lake = %s",
-            [lake_identity(settings)],
+            [identity(settings)],
         ).fetchall()
     # A batch the registry has no committed row for was judged by no gate: it counts as loaded
     # at the end of time, so no gate covers it and the check names it.
@@ -318,10 +319,15 @@ def published_slices(settings: Settings, days: Sequence[date]) -> tuple[str, lis
 
 @contextmanager
 def _own_lake(settings: Settings) -> Iterator[Settings]:
-    """A fresh lake (catalog database and data prefix of its own), removed on exit."""
+    """A fresh lake (catalog database and data prefix of its own), removed on exit. It is a lake
+    whatever the platform's engine: both engines build the same marts from the same raw."""
     token = secrets.token_hex(4)
     own = settings.model_copy(
-        update={"lake_catalog_db": f"drp_chaos_lake_{token}", "lake_data_prefix": f"chaos-lakes/{token}"}
+        update={
+            "lake_catalog_db": f"drp_chaos_lake_{token}",
+            "lake_data_prefix": f"chaos-lakes/{token}",
+            "warehouse_engine": "lake",
+        }
     )
     create_database(settings.postgres_admin_dsn, own.lake_catalog_db, settings.postgres_user)
     try:

@@ -240,10 +240,15 @@ def format_summary(settings: Settings, summary: RunSummary) -> str:
         )
     pub = r.get("publish", {})
     if pub:
+        where = (
+            f"lake snapshot {pub['lake_snapshot_id']} ({settings.lake_data_path})"
+            if settings.warehouse_engine == "lake"
+            else f"Postgres snapshot {pub['lake_snapshot_id']} (database {settings.postgres_db})"
+        )
         lines += [
             "",
-            f"published {pub['snapshot_date']}: lake snapshot {pub['lake_snapshot_id']} "
-            f"({settings.lake_data_path}); `drp export --date {pub['snapshot_date']}` writes Parquet files",
+            f"published {pub['snapshot_date']}: {where}; "
+            f"`drp export --date {pub['snapshot_date']}` writes Parquet files",
         ]
         lines += [f"  {model:<22} {rows:>10,} rows" for model, rows in pub.get("rows", {}).items()]
     lines += ["", f"Airflow UI: {settings.airflow_url}/dags/{summary.dag_id}/runs/{summary.run_id}"]

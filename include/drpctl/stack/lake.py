@@ -15,6 +15,7 @@ from drp.lake.connection import lake_identity
 from drp.publish import registry
 from drp.settings import Settings
 from drp.storage.object_store import client
+from drp.warehouse import identity, postgres
 from drpctl.db_admin import create_database, drop_database
 
 
@@ -57,17 +58,23 @@ def reset_orphaned_lake(settings: Settings, admin_dsn: str) -> str | None:
 
 
 def describe(settings: Settings) -> str:
-    """One line for `drp status`: where the lake is, its head, and the newest published day."""
+    """One line for `drp status`: where the warehouse is, its head, and the newest published day."""
     from drp.lake.connection import current_version, lake  # noqa: PLC0415 - loads DuckDB
 
-    with lake(settings, read_only=True) as con:
-        head = current_version(con)
     with psycopg.connect(settings.postgres_conninfo()) as conn:
-        newest = registry.latest(conn, lake_identity(settings))
+        newest = registry.latest(conn, identity(settings))
     published = (
         f"newest publication {newest.snapshot_date} at snapshot {newest.lake_snapshot_id}"
         if newest
         else "nothing published yet"
     )
+    if settings.warehouse_engine == "postgres":
+        snapshots = postgres.live_snapshots(settings)
+        return (
+            f"Warehouse: Postgres, database {settings.postgres_db} (DRP_WAREHOUSE_ENGINE=postgres); "
+            f"{len(snapshots)} snapshots kept, {published}"
+        )
+    with lake(settings, read_only=True) as con:
+        head = current_version(con)
     where = f"catalog {settings.lake_catalog_db}, data {settings.lake_data_path}"
     return f"Lake: {where}; head snapshot {head}, {published}"

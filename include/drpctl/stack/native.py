@@ -241,6 +241,7 @@ DATA_SETTINGS = (
     "airflow_db",
     "lake_catalog_db",
     "lake_data_prefix",
+    "warehouse_engine",
     "s3_bucket_raw",
     "s3_bucket_analytics",
     "generator_seed",

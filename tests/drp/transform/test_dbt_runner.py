@@ -18,7 +18,7 @@ from drp.transform import (
     dbt_env,
     interval_vars,
 )
-from drp.transform.dbt_runner import _parse_results, dbt_executable
+from drp.transform.dbt_runner import _parse_results, dbt_executable, profile_env
 
 pytestmark = pytest.mark.unit
 
@@ -65,6 +65,14 @@ def test_dbt_env_carries_the_settings(tmp_path: Path) -> None:
     assert env["DRP_DUCKDB_EXTENSION_DIR"].startswith(str(tmp_path))
     assert env["DRP_DBT_THREADS"] == "2"
     assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
+
+
+@pytest.mark.parametrize(("engine", "target"), [("lake", "duckdb"), ("postgres", "postgres")])
+def test_the_default_target_is_the_warehouse_engines(engine: str, target: str, tmp_path: Path) -> None:
+    settings = load_settings(check_secrets=False, warehouse_engine=engine, state_dir=tmp_path)
+    assert settings.dbt_target == target
+    assert profile_env(settings)["DRP_DBT_TARGET"] == target
+    assert profile_env(settings, "duckdb")["DRP_DBT_TARGET"] == "duckdb"  # asked for explicitly
 
 
 def test_profile_reads_every_credential_from_the_environment() -> None:

@@ -51,3 +51,13 @@ def test_celery_settings_restart_only_a_celery_stack(tmp_path: Path) -> None:
     assert changed_data_settings(_settings(tmp_path, executor="celery", celery_workers=5)) == [
         "DRP_CELERY_WORKERS"
     ]
+
+
+def test_the_warehouse_engine_is_compared_and_a_stack_recorded_before_it_existed_ran_the_lake(
+    tmp_path: Path,
+) -> None:
+    recorded = data_settings(_settings(tmp_path))
+    del recorded["warehouse_engine"]  # a stack started before the setting
+    state_paths(_settings(tmp_path))["data_settings"].write_text(json.dumps(recorded))
+    assert changed_data_settings(_settings(tmp_path)) == []
+    assert changed_data_settings(_settings(tmp_path, warehouse_engine="postgres")) == ["DRP_WAREHOUSE_ENGINE"]

@@ -144,7 +144,8 @@ joined as (
         coalesce(order_line_totals.line_count, 0) as line_count,
         coalesce(order_line_totals.product_count, 0) as product_count,
         coalesce(order_line_totals.item_quantity, 0) as item_quantity,
-        coalesce(order_line_totals.lines_amount, 0) as lines_amount,
+        -- Cast: Postgres drops the column's scale when coalescing with an integer literal.
+        cast(coalesce(order_line_totals.lines_amount, 0) as decimal(18, 2)) as lines_amount,
         orders.status = 'cancelled' as is_cancelled,
         orders.status = 'returned' as is_returned,
         orders.status in ('delivered', 'returned') as is_delivered,
