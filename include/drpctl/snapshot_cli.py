@@ -31,18 +31,21 @@ def _day(value: str) -> date:
 
 @app.command("list")
 def list_snapshots() -> None:
-    """Each published day: its lake snapshot, run, time and rows per mart (oldest first)."""
+    """Each published day: its warehouse snapshot (the lake's, or Postgres's), run, time and rows
+    (oldest first)."""
     from drp.publish.snapshots import publications
     from drp.settings import load_settings
 
     try:
-        found = publications(load_settings())
+        settings = load_settings()
+        found = publications(settings)
     except PlatformError as exc:
         raise _fail(exc) from None
     if not found:
         typer.echo("nothing published yet")
         return
-    typer.echo(f"{'date':<10}  {'lake snapshot':>13}  {'published at (UTC)':<19}  {'rows':>10}  run")
+    kind = "lake snapshot" if settings.warehouse_engine == "lake" else "pg snapshot"
+    typer.echo(f"{'date':<10}  {kind:>13}  {'published at (UTC)':<19}  {'rows':>10}  run")
     for pub in found:
         rows = sum(int(m["rows"]) for m in pub.marts.values())
         when = pub.published_at.strftime("%Y-%m-%d %H:%M:%S")
