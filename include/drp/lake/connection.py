@@ -8,8 +8,7 @@ tables as `<schema>.<table>` (`analytics.fct_orders`), as dbt builds them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing
 from typing import TYPE_CHECKING
 
 from drp.lake.extensions import duckdb_connection
@@ -37,17 +36,22 @@ def conninfo_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def catalog_conninfo(settings: Settings) -> str:
-    """libpq conninfo of the catalog database, as the platform role."""
+def quoted_conninfo(settings: Settings, database: str, application_name: str) -> str:
+    """libpq conninfo of `database` as the platform role, every value quoted (for an ATTACH)."""
     parts = {
         "host": settings.postgres_host,
         "port": str(settings.postgres_port),
-        "dbname": settings.lake_catalog_db,
+        "dbname": database,
         "user": settings.postgres_user,
         "password": settings.postgres_password.get_secret_value(),
-        "application_name": "drp_lake",
+        "application_name": application_name,
     }
     return " ".join(f"{key}={conninfo_value(value)}" for key, value in parts.items())
+
+
+def catalog_conninfo(settings: Settings) -> str:
+    """libpq conninfo of the catalog database, as the platform role."""
+    return quoted_conninfo(settings, settings.lake_catalog_db, "drp_lake")
 
 
 def s3_secret_sql(settings: Settings) -> str:
@@ -88,16 +92,11 @@ def open_lake(
     return conn
 
 
-@contextmanager
 def lake(
     settings: Settings, *, version: int | None = None, read_only: bool = False
-) -> Iterator[duckdb.DuckDBPyConnection]:
+) -> closing[duckdb.DuckDBPyConnection]:
     """`open_lake` as a context manager: the connection is closed on exit."""
-    conn = open_lake(settings, version=version, read_only=read_only)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    return closing(open_lake(settings, version=version, read_only=read_only))
 
 
 def init_lake(settings: Settings) -> int:

@@ -11,7 +11,7 @@ catalog snapshots, or the snapshots the gate freezes on Postgres; `identity` say
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -69,15 +69,7 @@ def build_lock(settings: Settings) -> Iterator[None]:
 
 
 def _postgres_attach_sql(settings: Settings) -> str:
-    parts = {
-        "host": settings.postgres_host,
-        "port": str(settings.postgres_port),
-        "dbname": settings.postgres_db,
-        "user": settings.postgres_user,
-        "password": settings.postgres_password.get_secret_value(),
-        "application_name": "drp_warehouse_reader",
-    }
-    conninfo = " ".join(f"{key}={lake_connection.conninfo_value(value)}" for key, value in parts.items())
+    conninfo = lake_connection.quoted_conninfo(settings, settings.postgres_db, "drp_warehouse_reader")
     return f"attach {lake_connection.sql_literal(conninfo)} as {POSTGRES_ALIAS} (type postgres, read_only)"
 
 
@@ -116,16 +108,11 @@ def open_warehouse(
     return _open_postgres(settings, version)
 
 
-@contextmanager
 def warehouse(
     settings: Settings, *, version: int | None = None, read_only: bool = False
-) -> Iterator[duckdb.DuckDBPyConnection]:
+) -> closing[duckdb.DuckDBPyConnection]:
     """`open_warehouse` as a context manager: the connection is closed on exit."""
-    conn = open_warehouse(settings, version=version, read_only=read_only)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    return closing(open_warehouse(settings, version=version, read_only=read_only))
 
 
 def snapshot_head(settings: Settings) -> int:
