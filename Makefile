@@ -8,6 +8,9 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 VENV := .venv
 DRP := $(VENV)/bin/drp
 PYTEST_ARGS ?=
+# Two lanes (tests/conftest.py): the running stack's tests in order, and beside them the tests that
+# need no service or bring their own database, lake and generator.
+TEST_WORKERS ?= 2
 PY_DIRS := include dags plugins tests bench
 DATE ?=
 RUNS ?= 3
@@ -48,7 +51,7 @@ run: up ## Install, start the stack and run the pipeline end to end (DATE=YYYY-M
 	$(DRP) run $(if $(DATE),--date $(DATE))
 
 test: lint up ## Install, lint, start the stack and run the whole test suite (full DAG runs included)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-e2e: up ## Only the full daily-DAG runs against the stack (dag.test and the scheduler)
 	$(VENV)/bin/pytest -m dag_e2e $(PYTEST_ARGS)
@@ -75,7 +78,7 @@ bench: up ## Benchmarks: prints a table, writes bench/results/<timestamp>.json (
 	$(VENV)/bin/python bench/run.py $(if $(QUICK),--quick)
 
 clean: down ## Stop the stack and delete local state (.drp: databases of a local cluster, object store data)
-	rm -rf .drp/postgres .drp/seaweedfs .drp/airflow .drp/logs .drp/warehouse dbt_project/target
+	rm -rf .drp/postgres .drp/seaweedfs .drp/airflow .drp/logs .drp/warehouse .drp/dbt dbt_project/target
 
 backfill: up ## Run the pipeline for each day START..END inclusive (START=YYYY-MM-DD END=YYYY-MM-DD)
 	$(DRP) backfill --start $(START) --end $(END)

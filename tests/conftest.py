@@ -22,9 +22,38 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.update(airflow_env(load_settings(check_secrets=False)))
 
 
+STACK_LANE = "stack"
+
+
+def _lane(item: pytest.Item) -> str:
+    """The xdist group a test runs in (`make test` runs two workers with `--dist loadgroup`).
+
+    Tests of the running stack (its database, lake, scheduler and services) share one lane and
+    keep their order: they pause the DAG, kill processes and read what earlier modules left. A
+    test that needs no service, or a module marked `isolated` (its own database, lake and
+    generator), runs in a lane of its module beside them, so a module's fixtures are built once.
+    """
+    needs_service = any(item.get_closest_marker(m) for m in ("integration", "e2e", "lifecycle"))
+    if item.get_closest_marker("isolated") or (item.get_closest_marker("unit") and not needs_service):
+        return item.nodeid.split("::", 1)[0]
+    return STACK_LANE
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Give each test its lane as it is collected (xdist reads the groups in its own
+    `pytest_collection_modifyitems`)."""
+    item.add_marker(pytest.mark.xdist_group(_lane(item)))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the stack lifecycle tests (which stop and restart every service) last."""
-    items.sort(key=lambda item: item.get_closest_marker("lifecycle") is not None)
+    """Run the tests that stop shared services (`outages`) late, when the lane beside the stack's
+    has long finished, and the stack lifecycle tests (which restart every service) last."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("lifecycle") is not None,
+            item.get_closest_marker("outages") is not None,
+        )
+    )
 
 
 @pytest.hookimpl(wrapper=True)

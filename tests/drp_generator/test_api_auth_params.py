@@ -9,7 +9,7 @@ import pytest
 
 from tests.drp_generator.served import API_KEY, Served
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 WINDOW: dict[str, Any] = {"start": "2026-10-05", "end": "2026-10-06"}
 PROTECTED = [

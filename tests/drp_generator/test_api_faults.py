@@ -17,7 +17,7 @@ from drp_generator.model import Entity, to_epoch
 from tests.drp_generator.helpers import bulk_lines, loads, page_all, tally, truth
 from tests.drp_generator.served import API_KEY, TEST_CONFIG, Served, serve
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 EPOCH = TEST_CONFIG.epoch
 

@@ -11,7 +11,7 @@ import pytest
 from tests.drp_generator.helpers import ID_FIELDS, bulk_lines, loads, page_all, truth
 from tests.drp_generator.served import Served
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 START, END = "2026-10-05", "2026-10-08"
 

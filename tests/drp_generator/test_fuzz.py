@@ -22,7 +22,7 @@ from drp_generator.config import GeneratorConfig
 from drp_generator.faults import FaultConfig
 from tests.drp_generator.served import API_KEY, Served, serve
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 BREAKING_PARAMS = {
     "fault_http500", "fault_http429", "fault_hang", "fault_hang_seconds", "fault_truncate", "fault_slow",

@@ -239,6 +239,7 @@ def test_failure_check_wants_the_run_row_and_every_failed_task_named_and_explain
 
 
 @pytest.mark.e2e
+@pytest.mark.outages
 @pytest.mark.timeout(3600)
 def test_a_short_campaign_holds_every_invariant(tmp_path: Path) -> None:
     """Three runs (seed 1: a clean baseline day, then an object-store outage with HTTP 500s and

@@ -34,7 +34,8 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DBT_PROFILES_DIR = DBT_PROJECT_DIR
 """Where `profiles.yml` lives (profile `drp`, targets `duckdb` and `postgres`)."""
 DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
-"""dbt's default target path: manifest, run results, the docs' static index."""
+"""The manifest the DAG renders its dbt tasks from, and the docs site: written by `parse` and
+`docs generate` only (other commands work in `work_target_dir`)."""
 DBT_MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
 DBT_PROFILE_NAME = "drp"
 
@@ -266,7 +267,7 @@ def run_dbt(
         extra_args: Further CLI arguments, appended as given.
         project_dir: The dbt project directory.
         profiles_dir: The directory holding profiles.yml.
-        target_path: dbt's target path (default `<project_dir>/target`); tests use their own.
+        target_path: dbt's target path (default `work_target_dir`); tests use their own.
         log_path: dbt's log path (default: dbt's, `<project_dir>/logs`).
         threads: Override the profile's thread count.
         timeout: Seconds before the subprocess is killed (None: no limit).
@@ -289,7 +290,7 @@ def run_dbt(
     elif words[0] in WRITING_COMMANDS:
         postgres.mark_written(settings)  # the head no longer equals a snapshot
 
-    target_dir = Path(target_path) if target_path else Path(project_dir) / "target"
+    target_dir = Path(target_path) if target_path else work_target_dir(settings, project_dir)
     variables: dict[str, Any] = interval_vars(data_interval_start, data_interval_end)
     variables.update(extra_vars or {})
 
@@ -345,6 +346,15 @@ def run_dbt(
             result=result,
         )
     return result
+
+
+def work_target_dir(settings: Settings, project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """Where a dbt command writes its results unless told otherwise: the platform's state directory.
+
+    Not `DBT_TARGET_DIR`: dbt rewrites `manifest.json` in place on every command, and a task or the
+    DAG processor reading it then would fail to parse the DAG.
+    """
+    return settings.state_dir / "dbt" / Path(project_dir).name / "target"
 
 
 def generate_docs(

@@ -18,7 +18,7 @@ from drp.settings import Settings
 from tests.drp.transform.dbt_helpers import isolated_database
 from tests.isolated_lake import lake_bytes
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 MART = "fct_orders"  # any name: the test's own table in the marts schema
 FIRST, SECOND = date(2030, 1, 1), date(2030, 1, 2)
 

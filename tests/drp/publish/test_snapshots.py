@@ -26,7 +26,7 @@ from drp.settings import Settings
 from drpctl.cli import app
 from tests.drp.transform.dbt_helpers import isolated_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 MARTS = ["fct_orders", "dim_products"]  # the test's own tables in the marts schema
 MONDAY, TUESDAY = date(2031, 3, 3), date(2031, 3, 4)
 

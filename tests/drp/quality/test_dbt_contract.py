@@ -24,7 +24,7 @@ from tests.drp.quality.gate_runner import RunGate
 from tests.drp.transform.dbt_helpers import connect, isolated_database
 from tests.drp.transform.raw_fixtures import load_all_days
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 DISTRIBUTION_BANDS = {"staging.orders:amount_mean_in_band", "staging.orders:amount_median_in_band"}
 

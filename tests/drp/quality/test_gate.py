@@ -24,7 +24,7 @@ from drp.storage.object_store import client as s3_client
 from tests.drp.quality.gate_runner import END, INTERVAL_DAY, SAMPLE, START, RunGate, corrupt
 from tests.drp.quality.sample_warehouse import SampleSpec, build_sample_warehouse
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 
 def _rows(pg: psycopg.Connection[Any], run_id: str) -> dict[str, dict[str, Any]]:

@@ -14,7 +14,7 @@ from drp.settings import Settings
 from drp.storage.object_store import client
 from tests.isolated_lake import remove_objects
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from drp_generator.config import GeneratorConfig
 from tests.drp.transform.dbt_helpers import connect, isolated_database
 from tests.drp_generator.served import serve
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 EPOCH = date(2026, 10, 1)
 DAY = datetime(2026, 10, 2, tzinfo=UTC)

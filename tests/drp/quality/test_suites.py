@@ -22,6 +22,8 @@ from drp.quality.suites import (
 )
 from drp.settings import Settings
 
+pytestmark = pytest.mark.isolated  # the session's own quality database (conftest)
+
 
 @pytest.mark.unit
 def test_what_the_dag_imports_at_parse_time_does_not_import_great_expectations() -> None:

@@ -11,7 +11,7 @@ from drp.quality.suites import SUITES, Severity
 from tests.drp.quality.gate_runner import RunGate, corrupt
 from tests.drp.quality.violations import VIOLATIONS, Violation
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 
 def test_every_critical_expectation_has_a_violation_case() -> None:

@@ -39,7 +39,7 @@ from .raw_fixtures import (
     load_all_days,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 INTERVALS = ((DAY1, DAY2), (DAY2, DAY3), (DAY3, DAY4))
 

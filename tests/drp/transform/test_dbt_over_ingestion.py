@@ -25,7 +25,7 @@ from drp_generator.config import GeneratorConfig
 from tests.drp.transform.dbt_helpers import connect, fetch_rows, isolated_database
 from tests.drp_generator.served import serve
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 EPOCH = date(2026, 10, 1)  # customers and products from the epoch, orders from the day after
 FAULTS = {"dupes": "0.02", "late": "0.05", "invalid": "0.01"}

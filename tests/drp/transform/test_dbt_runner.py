@@ -18,7 +18,13 @@ from drp.transform import (
     dbt_env,
     interval_vars,
 )
-from drp.transform.dbt_runner import _parse_results, dbt_executable, profile_env
+from drp.transform.dbt_runner import (
+    DBT_TARGET_DIR,
+    _parse_results,
+    dbt_executable,
+    profile_env,
+    work_target_dir,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -73,6 +79,12 @@ def test_the_default_target_is_the_warehouse_engines(engine: str, target: str, t
     assert settings.dbt_target == target
     assert profile_env(settings)["DRP_DBT_TARGET"] == target
     assert profile_env(settings, "duckdb")["DRP_DBT_TARGET"] == "duckdb"  # asked for explicitly
+
+
+def test_commands_write_their_results_in_the_state_dir_not_beside_the_dags_manifest(tmp_path: Path) -> None:
+    settings = load_settings(check_secrets=False, state_dir=tmp_path)
+    work = work_target_dir(settings)
+    assert work.is_relative_to(tmp_path) and not work.is_relative_to(DBT_TARGET_DIR.parent)
 
 
 def test_profile_reads_every_credential_from_the_environment() -> None:

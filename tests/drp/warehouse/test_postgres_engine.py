@@ -39,7 +39,7 @@ from drp_generator.config import GeneratorConfig
 from tests.drp.transform.dbt_helpers import isolated_database
 from tests.drp_generator.served import serve
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.isolated]
 
 EPOCH = date(2026, 9, 1)
 MARTS = published_marts()
