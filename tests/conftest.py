@@ -7,13 +7,15 @@ set) a skip from anywhere is reported as a failure.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
 
-from drp.settings import Settings, load_settings
+from drp.settings import PROJECT_ROOT, Settings, load_settings
 from drpctl.stack.airflow import airflow_env
 
 
@@ -78,3 +80,43 @@ def settings() -> Settings:
 def pg(settings: Settings) -> Iterator[psycopg.Connection]:
     with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as conn:
         yield conn
+
+
+# Isolated modules still use the stack's Postgres server and object store. Tests that stop those
+# services (`lifecycle` modules, `outages` tests) wait until no isolated module is running in the
+# other lane, and an isolated module waits until they are done: a shared lock for the one, an
+# exclusive lock for the other, on a file both xdist workers see.
+SERVICES_LOCK = PROJECT_ROOT / ".drp" / "pytest-services.lock"
+
+
+@contextmanager
+def _services_lock(mode: int) -> Iterator[None]:
+    SERVICES_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with SERVICES_LOCK.open("a") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _services_for_the_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("isolated"):
+        mode = fcntl.LOCK_SH
+    elif request.node.get_closest_marker("lifecycle"):
+        mode = fcntl.LOCK_EX
+    else:
+        yield
+        return
+    with _services_lock(mode):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _services_for_an_outage(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("outages"):
+        with _services_lock(fcntl.LOCK_EX):
+            yield
+    else:
+        yield

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -34,8 +35,8 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DBT_PROFILES_DIR = DBT_PROJECT_DIR
 """Where `profiles.yml` lives (profile `drp`, targets `duckdb` and `postgres`)."""
 DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
-"""The manifest the DAG renders its dbt tasks from, and the docs site: written by `parse` and
-`docs generate` only (other commands work in `work_target_dir`)."""
+"""The manifest the DAG renders its dbt tasks from (installed by `parse_project`), and the docs
+site (`generate_docs`); other commands work in `work_target_dir`."""
 DBT_MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
 DBT_PROFILE_NAME = "drp"
 
@@ -354,7 +355,27 @@ def work_target_dir(settings: Settings, project_dir: Path = DBT_PROJECT_DIR) -> 
     Not `DBT_TARGET_DIR`: dbt rewrites `manifest.json` in place on every command, and a task or the
     DAG processor reading it then would fail to parse the DAG.
     """
-    return settings.state_dir / "dbt" / Path(project_dir).name / "target"
+    return (settings.state_dir / "dbt" / Path(project_dir).name / "target").resolve()
+
+
+def parse_project(settings: Settings) -> Path:
+    """`dbt parse`, then its manifest moved into `DBT_MANIFEST_PATH` by one rename.
+
+    The DAG processor and every task that parses the DAG read the old manifest or the new one,
+    never half of one (dbt writes its own in place). The partial-parse state goes along: Cosmos
+    copies it into each build's project copy.
+    """
+    work = work_target_dir(settings)
+    run_dbt(settings, "parse", target_path=work)
+    if not (work / "manifest.json").exists():
+        raise DbtError(f"dbt parse wrote no manifest into {work}")
+    DBT_TARGET_DIR.mkdir(parents=True, exist_ok=True)
+    for name in ("partial_parse.msgpack", "manifest.json"):
+        if (work / name).exists():
+            staged = DBT_TARGET_DIR / f".{name}.{os.getpid()}"
+            shutil.copyfile(work / name, staged)
+            os.replace(staged, DBT_TARGET_DIR / name)
+    return DBT_MANIFEST_PATH
 
 
 def generate_docs(

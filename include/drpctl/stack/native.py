@@ -22,7 +22,7 @@ from drp.lake.extensions import ensure_extensions, extension_directory
 from drp.pools import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS
 from drp.settings import Settings, env_file_path, load_settings
 from drp.storage.object_store import ensure_buckets
-from drp.transform.dbt_runner import DBT_TARGET_DIR, run_dbt
+from drp.transform.dbt_runner import parse_project
 from drpctl.driver.airflow_api import AirflowClient
 from drpctl.stack import airflow, health, lake, postgres
 from drpctl.stack.secrets import set_env_value
@@ -220,7 +220,7 @@ def parse_dbt_project(settings: Settings) -> None:
     """Create the lake's catalog tables (first ATTACH) and write dbt's manifest, which the DAG
     renders its dbt tasks from (Cosmos, no dbt at parse time)."""
     init_lake(settings)
-    run_dbt(settings, "parse", target_path=DBT_TARGET_DIR)
+    parse_project(settings)
 
 
 def _local_postgres_port(settings: Settings, env_file: Path) -> Settings:
