@@ -50,9 +50,8 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the stack lifecycle tests (which stop and restart every service) last.
 
-    The chaos campaign (`outages`) keeps its place: run after the other DAG runs it failed its
-    clean-rebuild check on a database a previous suite had left (to investigate); the services
-    lock below keeps it apart from the isolated modules.
+    The chaos campaign (`outages`) keeps its place; the services lock below keeps it apart from
+    the isolated modules.
     """
     items.sort(key=lambda item: item.get_closest_marker("lifecycle") is not None)
 
