@@ -10,7 +10,7 @@ from pathlib import Path
 
 from drp.errors import PlatformError
 from drp.settings import load_settings
-from drpctl.chaos.campaign import Campaign, default_first_day, format_table, report_path
+from drpctl.chaos.campaign import Campaign, default_first_day, format_table, newest_campaign_day, report_path
 from drpctl.chaos.heal import heal_days
 
 
@@ -42,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     path = report_path(args.out or settings.state_dir / "chaos")
     try:
+        if args.first_day and (newest := newest_campaign_day(settings)) and args.first_day <= newest:
+            print(
+                f"chaos: warning: an earlier campaign ran days up to {newest}; the clean-rebuild check "
+                "may report differences that come from its batches, not from this campaign "
+                "(docs/chaos.md; the default --first-day avoids them)",
+                file=sys.stderr,
+            )
         campaign = Campaign(
             settings,
             seed=args.seed,

@@ -348,15 +348,24 @@ def report_path(directory: Path) -> Path:
     return directory / f"report-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
 
 
-def default_first_day(settings: Settings) -> date:
-    """The day after the newest day the campaigns ran (or 2024-03-01 for the first campaign).
-
-    Days long past: the scheduler's own runs take the latest intervals, and early days keep the
-    dimension history a first run loads short.
-    """
+def newest_campaign_day(settings: Settings) -> date | None:
+    """The newest day an earlier campaign ran (None before the first campaign)."""
     with psycopg.connect(settings.postgres_conninfo()) as conn:
         row = conn.execute(
             "select max(data_interval_start) from ops.pipeline_flow_audit where flow_run_id like 'chaos__%%'"
         ).fetchone()
     newest = row[0] if row else None
-    return newest.astimezone(UTC).date() + timedelta(days=1) if newest else date(2024, 3, 1)
+    return newest.astimezone(UTC).date() if newest else None
+
+
+def default_first_day(settings: Settings) -> date:
+    """The day after the newest day the campaigns ran (or 2024-03-01 for the first campaign).
+
+    Days long past: the scheduler's own runs take the latest intervals, and early days keep the
+    dimension history a first run loads short. Days no campaign ran: an earlier campaign over
+    the same days leaves the lake's head holding later intervals' batches of those days' orders
+    (the builds that resynced its healed days), which the clean rebuild, built up to the last
+    published day from raw as it is now, cannot reproduce (docs/chaos.md).
+    """
+    newest = newest_campaign_day(settings)
+    return newest + timedelta(days=1) if newest else date(2024, 3, 1)
