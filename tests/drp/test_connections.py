@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from drp.connections import (
+    ALERT_WEBHOOK_CONN_ID,
     CONNECTION_SECRET_FIELDS,
     GENERATOR_CONN_ID,
     OBJECT_STORE_CONN_ID,
@@ -27,6 +28,8 @@ from tests.e2e.process_env import assert_no_drp_secret
 pytestmark = pytest.mark.unit
 
 ODD = "p@ss:w/rd%'\" \\x"
+# A webhook URL with a port, a path and a query that carries a token (Slack's carry one in the path).
+WEBHOOK = "https://hooks.example.com:8443/services/T0/B1/x%2Fy?token=a%2Fb+c&d=e"
 
 
 def _settings(tmp_path: Path) -> Settings:
@@ -42,6 +45,7 @@ def _settings(tmp_path: Path) -> Settings:
         s3_region="eu-west-1",
         generator_host="source.internal",
         generator_port=8100,
+        alert_webhook_url=WEBHOOK,
         **{name: f"{name}-{ODD}" for name in SECRET_FIELDS},
     )
 
@@ -64,6 +68,17 @@ def test_the_connections_carry_every_credential_back(tmp_path: Path) -> None:
     for name in CONNECTION_SECRET_FIELDS:
         assert getattr(back, name).get_secret_value() == f"{name}-{ODD}", name
     assert back.postgres_conninfo() == settings.postgres_conninfo()
+    assert back.alert_webhook_url == WEBHOOK
+
+
+def test_the_alert_webhook_is_a_connection_only_when_one_is_set(tmp_path: Path) -> None:
+    unset = _settings(tmp_path).model_copy(update={"alert_webhook_url": ""})
+    assert ALERT_WEBHOOK_CONN_ID not in platform_connections(unset)
+    assert "alert_webhook_url" not in credential_fields(_connections(unset))  # type: ignore[arg-type]
+    connections = _connections(_settings(tmp_path))
+    connections[ALERT_WEBHOOK_CONN_ID].host = "hooks.example.com"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="drp_alert_webhook: host must be the webhook's http"):
+        credential_fields(connections)  # type: ignore[arg-type]
 
 
 def test_a_connection_without_its_secret_is_refused_by_name(tmp_path: Path) -> None:
@@ -86,6 +101,7 @@ print(json.dumps({
     "s3": [s.s3_access_key.get_secret_value(), s.s3_secret_key.get_secret_value(), s.s3_endpoint],
     "generator": [s.generator_api_key.get_secret_value(), s.generator_url],
     "bucket": s.s3_bucket_raw,
+    "webhook": s.alert_webhook_url,
 }))
 """
 
@@ -116,7 +132,12 @@ def test_an_airflow_process_holds_no_drp_secret_and_reads_them_from_the_connecti
         "s3": [f"s3_access_key-{ODD}", f"s3_secret_key-{ODD}", "s3.internal:9443"],
         "generator": [f"generator_api_key-{ODD}", "http://source.internal:8100"],
         "bucket": "raw-elsewhere",  # a non-secret setting reaches it through the environment
+        "webhook": WEBHOOK,
     }
+    assert "DRP_ALERT_WEBHOOK_URL" not in airflow_program_env(settings)
+    without = _airflow_process(settings, drop=(f"AIRFLOW_CONN_{ALERT_WEBHOOK_CONN_ID.upper()}",))
+    assert without.returncode == 0, without.stderr[-2000:]
+    assert json.loads(without.stdout.strip().splitlines()[-1])["webhook"] == ""  # recorded, not sent
 
 
 def test_a_missing_connection_is_one_clear_line(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ def assert_no_drp_secret(env: dict[str, str], settings: Settings, where: str) ->
     values = {getattr(settings, name).get_secret_value() for name in CONNECTION_SECRET_FIELDS}
     assert not [k for k, v in env.items() if k.startswith("DRP_") and v in values], where
     assert "DRP_POSTGRES_ADMIN_DSN" not in env, where  # the superuser's: `make up` alone reads it
+    assert "DRP_ALERT_WEBHOOK_URL" not in env, where  # a connection (drp_alert_webhook) when set
     assert env.get("DRP_ENV_FILE") == "/dev/null", where
     assert env.get("DRP_CREDENTIALS_FROM") == "airflow", where
 

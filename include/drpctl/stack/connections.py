@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from drp.connections import GENERATOR_CONN_ID, OBJECT_STORE_CONN_ID, POSTGRES_CONN_ID
+from drp.connections import ALERT_WEBHOOK_CONN_ID, GENERATOR_CONN_ID, OBJECT_STORE_CONN_ID, POSTGRES_CONN_ID
 from drp.settings import Settings
 
 __all__ = [
+    "ALERT_WEBHOOK_CONN_ID",
     "GENERATOR_CONN_ID",
     "OBJECT_STORE_CONN_ID",
     "POSTGRES_CONN_ID",
@@ -33,8 +34,15 @@ def _credentials(login: str, password: str) -> str:
     return f"{quote(login, safe='')}:{quote(password, safe='')}"
 
 
+def _url_as_host(url: str) -> str:
+    """An HTTP connection whose host is a whole URL, as Airflow's `Connection.get_uri` writes it:
+    the host's protocol kept, the rest quoted (path and query included)."""
+    scheme, _, rest = url.partition("://")
+    return f"http://{scheme}://{quote(rest, safe='')}"
+
+
 def platform_connections(settings: Settings) -> dict[str, str]:
-    """Connection id → Airflow connection URI."""
+    """Connection id → Airflow connection URI (the alert webhook's only when one is set)."""
     scheme = "https" if settings.s3_secure else "http"
     s3_extra = urlencode(
         {"endpoint_url": f"{scheme}://{settings.s3_endpoint}", "region_name": settings.s3_region}
@@ -43,7 +51,7 @@ def platform_connections(settings: Settings) -> dict[str, str]:
     s3_login = _credentials(
         settings.s3_access_key.get_secret_value(), settings.s3_secret_key.get_secret_value()
     )
-    return {
+    connections = {
         POSTGRES_CONN_ID: (
             f"postgres://{pg_login}@{settings.postgres_host}:{settings.postgres_port}/{quote(settings.postgres_db)}"
         ),
@@ -54,6 +62,9 @@ def platform_connections(settings: Settings) -> dict[str, str]:
             f"@{settings.generator_host}:{settings.generator_port}"
         ),
     }
+    if settings.alert_webhook_url:
+        connections[ALERT_WEBHOOK_CONN_ID] = _url_as_host(settings.alert_webhook_url)
+    return connections
 
 
 def connections_env(settings: Settings) -> dict[str, str]:

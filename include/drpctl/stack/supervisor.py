@@ -86,8 +86,11 @@ def _env_value(value: object) -> str:
 # Read by `make up` alone: the superuser DSN that creates the role and databases, and how to run
 # the stack.
 OPERATOR_ONLY_FIELDS = ("postgres_admin_dsn", "runtime")
+# Settings that reach Airflow processes only as connections (drp.connections): not secrets every
+# deployment must set, but often secret (a Slack webhook URL carries its token).
+CONNECTION_ONLY_FIELDS = ("alert_webhook_url",)
 # What no Airflow process is given, nor inherits from supervisord.
-WITHHELD_FIELDS = (*SECRET_FIELDS, *OPERATOR_ONLY_FIELDS)
+WITHHELD_FIELDS = (*SECRET_FIELDS, *OPERATOR_ONLY_FIELDS, *CONNECTION_ONLY_FIELDS)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
