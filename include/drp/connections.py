@@ -93,7 +93,7 @@ def generator_fields(conn: ConnectionLike) -> dict[str, Any]:
 
 def alert_webhook_fields(conn: ConnectionLike) -> dict[str, Any]:
     """Settings fields from the alert webhook's HTTP connection: its host is the whole URL
-    (Airflow's form for a URL with a path and query: `http://https://host%2Fpath`)."""
+    (`make up` writes it quoted whole: `http://https%3A%2F%2Fhost%2Fpath`)."""
     cid = ALERT_WEBHOOK_CONN_ID
     url = str(_required(cid, "host (the webhook URL)", conn.host))
     parts = urlsplit(url)

@@ -71,6 +71,19 @@ def test_the_connections_carry_every_credential_back(tmp_path: Path) -> None:
     assert back.alert_webhook_url == WEBHOOK
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8765/hooks/drp",  # Airflow's URI parser strips "http://" wherever it is
+        "https://hooks.slack.com/services/T000/B000/XXXX",
+        "http://user:p%40ss@receiver.internal/a+b?x=1#frag",
+    ],
+)
+def test_any_webhook_url_reads_back_from_its_connection(tmp_path: Path, url: str) -> None:
+    settings = _settings(tmp_path).model_copy(update={"alert_webhook_url": url})
+    assert credential_fields(_connections(settings))["alert_webhook_url"] == url  # type: ignore[arg-type]
+
+
 def test_the_alert_webhook_is_a_connection_only_when_one_is_set(tmp_path: Path) -> None:
     unset = _settings(tmp_path).model_copy(update={"alert_webhook_url": ""})
     assert ALERT_WEBHOOK_CONN_ID not in platform_connections(unset)

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 Context = Mapping[str, Any]
 ICONS = {"error": ":red_circle:", "warning": ":warning:"}
 WEBHOOK_TIMEOUT_SECONDS = 10
+NO_WEBHOOK = "no alert webhook (DRP_ALERT_WEBHOOK_URL; in Airflow, the connection drp_alert_webhook)"
 
 
 class AlertSkipped(Exception):  # noqa: N818 - a signal, not an error
@@ -129,8 +130,8 @@ class DrpNotifier(BaseNotifier):
         """POST the message to the webhook; returns None when delivered, else why not."""
         url = settings.alert_webhook_url
         if not url:
-            log.warning("alert not sent (DRP_ALERT_WEBHOOK_URL is not set): %s", title)
-            return "DRP_ALERT_WEBHOOK_URL is not set"
+            log.warning("alert not sent (%s): %s", NO_WEBHOOK, title)
+            return NO_WEBHOOK
         text = f"{ICONS.get(self.level, ':information_source:')} *{title}*\n" + "\n".join(
             f"• {line}" for line in lines
         )

@@ -35,10 +35,10 @@ def _credentials(login: str, password: str) -> str:
 
 
 def _url_as_host(url: str) -> str:
-    """An HTTP connection whose host is a whole URL, as Airflow's `Connection.get_uri` writes it:
-    the host's protocol kept, the rest quoted (path and query included)."""
-    scheme, _, rest = url.partition("://")
-    return f"http://{scheme}://{quote(rest, safe='')}"
+    """An HTTP connection whose host is a whole URL, quoted whole. Not `http://https://...`, the
+    form Airflow's `get_uri` writes for another protocol: Airflow's parser strips every
+    `http://` from a URI, so an `http://` webhook would read back as no host at all."""
+    return f"http://{quote(url, safe='')}"
 
 
 def platform_connections(settings: Settings) -> dict[str, str]:

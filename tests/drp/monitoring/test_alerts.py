@@ -28,7 +28,7 @@ from drp.monitoring.alert_store import AlertRecord
 from drp.monitoring.alerts import alert, alert_on_load, alert_on_rejected, send_alert
 from drp.monitoring.deadlines import publish_deadline
 from drp.monitoring.freshness import SourceStaleError, check_source_freshness
-from drp.monitoring.notifier import DrpNotifier
+from drp.monitoring.notifier import NO_WEBHOOK, DrpNotifier
 from drp.settings import Settings, get_settings, load_settings
 from tests.drp.ingest.conftest import source, start_generator  # noqa: F401 - fixtures
 from tests.drp.ingest.source import Generator
@@ -146,7 +146,7 @@ def test_a_failed_delivery_is_recorded_and_never_raised(
     assert connection_refused.kind == "run_failed"  # send_alert's default for an error
     assert not connection_refused.delivered and "ConnectError" in (connection_refused.delivery_error or "")
     [unset] = raised("pytest-alert unset")
-    assert not unset.delivered and unset.delivery_error == "DRP_ALERT_WEBHOOK_URL is not set"
+    assert not unset.delivered and unset.delivery_error == NO_WEBHOOK
 
 
 def test_an_alert_that_cannot_be_recorded_is_still_sent(
