@@ -35,8 +35,8 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DBT_PROFILES_DIR = DBT_PROJECT_DIR
 """Where `profiles.yml` lives (profile `drp`, targets `duckdb` and `postgres`)."""
 DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
-"""The manifest the DAG renders its dbt tasks from (installed by `parse_project`), and the docs
-site (`generate_docs`); other commands work in `work_target_dir`."""
+"""The manifest the DAG renders its dbt tasks from (installed by `parse_project`); dbt commands
+work in `work_target_dir`, the docs site beside it."""
 DBT_MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
 DBT_PROFILE_NAME = "drp"
 
@@ -390,10 +390,12 @@ def generate_docs(
     """Build the dbt docs site and return its single-file static index.
 
     Returns:
-        `<target_path>/static_index.html` (default `dbt_project/target/static_index.html`), a
-        self-contained page; `index.html`, `manifest.json` and `catalog.json` sit next to it.
+        `<target_path>/static_index.html` (default `<state_dir>/dbt/<project>/docs/`, beside
+        `work_target_dir`: not `DBT_TARGET_DIR`, whose manifest the DAG is parsed from and which
+        `docs generate` would rewrite in place), a self-contained page; `index.html`,
+        `manifest.json` and `catalog.json` sit next to it.
     """
-    target_dir = Path(target_path) if target_path else Path(project_dir) / "target"
+    target_dir = Path(target_path) if target_path else work_target_dir(settings, project_dir).parent / "docs"
     run_dbt(
         settings,
         "docs generate",

@@ -42,7 +42,7 @@ def build_site(
 
     Args:
         settings: Platform settings; the site goes to `<state_dir>/docs`.
-        dbt_target_path: dbt's target dir for `docs generate` (default `dbt_project/target`).
+        dbt_target_path: dbt's target dir for `docs generate` (default: `generate_docs`'s, in the state dir).
         gx_root: The GX project whose Data Docs to build (default `great_expectations/`).
 
     Returns:

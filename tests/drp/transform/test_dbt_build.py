@@ -19,6 +19,7 @@ import pytest
 from drp.lake.connection import current_version, lake
 from drp.settings import Settings
 from drp.transform import DbtError, DbtResult, generate_docs, run_dbt
+from drp.transform.dbt_runner import DBT_MANIFEST_PATH
 from tests.isolated_lake import isolated_lake
 
 from .dbt_helpers import (
@@ -237,8 +238,12 @@ def test_postgres_target_incremental_matches_duckdb_full_build(story: Story) -> 
 
 
 def test_docs_generate_writes_a_static_index(story: Story) -> None:
-    index = generate_docs(story.settings, target_path=story.tmp / "target_docs")
+    """Under the state dir: never over the manifest the DAG is parsed from."""
+    manifest = DBT_MANIFEST_PATH.stat().st_mtime_ns if DBT_MANIFEST_PATH.exists() else None
+    index = generate_docs(story.settings)
     assert index.name == "static_index.html"
+    assert index.is_relative_to(story.settings.state_dir.resolve())
+    assert (DBT_MANIFEST_PATH.stat().st_mtime_ns if DBT_MANIFEST_PATH.exists() else None) == manifest
     text = index.read_text()
     assert "daily_order_metrics" in text and "published_marts" in text
 
