@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
@@ -19,6 +20,7 @@ from drp.settings import Settings, load_settings
 from drp_generator.faults import parse_faults
 from drpctl.chaos.campaign import Campaign, RunRecord, default_first_day
 from drpctl.chaos.heal import heal_days
+from drpctl.chaos.inject import _dbt_processes, _task_processes
 from drpctl.chaos.invariants import (
     BatchObservation,
     FailedRun,
@@ -36,6 +38,7 @@ from drpctl.chaos.invariants import (
 )
 from drpctl.chaos.observe import Truth, batch_rows, observe_batch
 from drpctl.chaos.profile import DATA_FAULTS, HTTP_FAULTS, KILL_TARGETS, draw_campaign
+from drpctl.stack.native import stack_processes
 from tests.drp.transform.dbt_helpers import isolated_database
 
 FIRST = date(2024, 2, 1)
@@ -344,3 +347,23 @@ def test_batches_are_attributed_to_a_campaign_run_by_window_not_only_by_time() -
     assert campaign._faults_of(row("customers", day - timedelta(days=3))) == {}
     assert campaign._faults_of(row("orders", datetime(1997, 6, 12, tzinfo=UTC))) is None
     assert campaign._faults_of(row("orders", day, minutes=30)) is None  # after the run ended
+
+
+@pytest.mark.integration
+def test_a_dbt_kill_picks_only_the_stacks_own_dbt(tmp_path: Path) -> None:
+    """A `dbt build` outside the stack (another checkout's, a test's) matches the pattern but is
+    not the stack's: the injector must never pick it."""
+    settings = load_settings()
+    assert stack_processes(settings), "the stack is not running (make up)"
+    fake = tmp_path / "dbt"
+    fake.write_text("#!/bin/sh\nsleep 60\n")
+    fake.chmod(0o755)
+    outside = subprocess.Popen([str(fake), "build", "--select", "nothing"])
+    try:
+        cmdline = psutil.Process(outside.pid).cmdline()
+        assert any(part.endswith("/dbt") for part in cmdline[:2]) and "build" in cmdline, cmdline
+        assert outside.pid not in {p.pid for p in _dbt_processes(settings)}
+        assert outside.pid not in {p.pid for p in _task_processes(settings)}
+    finally:
+        outside.kill()
+        outside.wait()

@@ -2,7 +2,8 @@
 
 Supervised services (the Airflow scheduler, DAG processor, triggerer) are killed by the pid
 supervisord reports; supervisord restarts a program that died unexpectedly. A task process is
-found with `ps`: the LocalExecutor runs each task in a child process titled
+found among the stack's processes (supervisord's descendants, so never another stack's or a
+test's): the LocalExecutor runs each task in a child process titled
 `airflow worker -- <task instance id>` (its parent, `airflow worker -- LocalExecutor: <id>`,
 supervises it and reports the kill). `dbt` is the dbt build the transform group's producer runs.
 An outage stops a supervised service (seaweedfs, the generator) and starts it again.
@@ -24,6 +25,7 @@ import psutil
 from supervisor.xmlrpc import SupervisorTransport
 
 from drp.settings import Settings
+from drpctl.stack.native import stack_processes
 from drpctl.stack.supervisor import state_paths
 
 SUPERVISED: Final = frozenset({"airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"})
@@ -75,19 +77,28 @@ def ensure_running(settings: Settings, timeout: float = 60) -> dict[str, str]:
         time.sleep(1)
 
 
-def _task_processes() -> list[psutil.Process]:
+def _cmdlines(settings: Settings) -> list[tuple[psutil.Process, list[str]]]:
+    """This stack's processes (supervisord's descendants) with their command lines: never a
+    task or dbt of another stack or test on the same machine."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        title = " ".join(proc.info["cmdline"] or [])
+    for proc in stack_processes(settings):
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            found.append((proc, proc.cmdline()))
+    return found
+
+
+def _task_processes(settings: Settings) -> list[psutil.Process]:
+    found = []
+    for proc, cmd in _cmdlines(settings):
+        title = " ".join(cmd)
         if title.startswith(TASK_TITLE) and not title.startswith(EXECUTOR_TITLE):
             found.append(proc)
     return found
 
 
-def _dbt_processes() -> list[psutil.Process]:
+def _dbt_processes(settings: Settings) -> list[psutil.Process]:
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or []
+    for proc, cmd in _cmdlines(settings):
         if any(part.endswith("/dbt") or part == "dbt" for part in cmd[:2]) and "build" in cmd:
             found.append(proc)
     return found
@@ -104,7 +115,7 @@ def _kill(settings: Settings, target: str, rng: random.Random, stop: threading.E
     finder = _task_processes if target == "task" else _dbt_processes
     deadline = time.monotonic() + FIND_TIMEOUT
     while time.monotonic() < deadline and not stop.is_set():
-        procs = sorted(finder(), key=lambda p: p.pid)
+        procs = sorted(finder(settings), key=lambda p: p.pid)
         if procs:
             proc = rng.choice(procs)
             try:
