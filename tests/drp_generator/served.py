@@ -28,17 +28,15 @@ class Served:
     config: GeneratorConfig
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serve(config: GeneratorConfig) -> Iterator[Served]:
-    """Serve `config` in a daemon thread until the block ends."""
-    port = free_port()
+def start_server(
+    config: GeneratorConfig, start_timeout: float = 15
+) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """The generator app for `config` served by uvicorn in a daemon thread; returns the server,
+    its thread and base URL. The socket is bound here and handed to uvicorn, so no other test
+    (another xdist worker's) can take the port between picking it and listening on it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(config),
@@ -49,15 +47,25 @@ def serve(config: GeneratorConfig) -> Iterator[Served]:
             timeout_graceful_shutdown=1,
         )
     )
-    thread = threading.Thread(target=server.run, name=f"generator-{port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"generator-{port}", daemon=True
+    )
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + start_timeout
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
             raise RuntimeError("generator test server did not start")
         time.sleep(0.01)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def serve(config: GeneratorConfig) -> Iterator[Served]:
+    """Serve `config` in a daemon thread until the block ends."""
+    server, thread, url = start_server(config)
     try:
-        yield Served(f"http://127.0.0.1:{port}", config)
+        yield Served(url, config)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -8,9 +8,7 @@ archives - when the test ends. Nothing is truncated.
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from datetime import timedelta
@@ -23,20 +21,14 @@ import uvicorn
 from drp.ingest.archive import archive_key
 from drp.settings import Settings
 from drp.storage.object_store import client as s3_client
-from drp_generator.api.app import create_app
 from drp_generator.config import GeneratorConfig
 from tests.drp.ingest.source import EPOCH, Generator
+from tests.drp_generator.served import start_server
 
 RAW_TABLES = (
     "orders_raw", "order_lines_raw", "customers_raw", "products_raw",
     "orders_rejected", "customers_rejected", "products_rejected",
 )  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -53,21 +45,9 @@ def start_generator(settings: Settings) -> Iterator[Callable[..., Generator]]:
         }
         params.update(overrides)
         config = GeneratorConfig(**params)  # type: ignore[arg-type]
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(config), host="127.0.0.1", port=port, log_level="warning", access_log=False
-            )
-        )
-        thread = threading.Thread(target=server.run, name=f"generator-{port}", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("generator API did not start")
-            time.sleep(0.02)
+        server, thread, url = start_server(config, start_timeout=20)
         servers.append((server, thread))
-        return Generator(f"http://127.0.0.1:{port}", config)
+        return Generator(url, config)
 
     yield start
     for server, thread in servers:
