@@ -3,7 +3,7 @@
 Airflow processes (`make up` starts them with `DRP_CREDENTIALS_FROM=airflow`) hold no `DRP_*`
 secret and read no `.env`: a task asks Airflow's secrets backends for three connections and takes
 the hosts, ports and credentials of Postgres, the object store and the generator API from them,
-and for a fourth, optional one: the alert webhook's URL (often a secret: Slack's carries a token).
+and a fourth: the alert webhook's URL (often a secret: Slack's carries a token), if any.
 Which backend answers (environment variables here, Vault or a cloud secrets manager on a cluster)
 is Airflow's configuration, not ours. Everything downstream (psycopg, DuckDB's S3 secret, dbt's
 profile, the generator client) is built from the resulting `Settings`, so there is one definition
@@ -23,9 +23,12 @@ from drp.errors import ConfigError
 POSTGRES_CONN_ID: Final = "drp_postgres"
 OBJECT_STORE_CONN_ID: Final = "drp_object_store"
 GENERATOR_CONN_ID: Final = "drp_generator"
-CONN_IDS: Final = (POSTGRES_CONN_ID, OBJECT_STORE_CONN_ID, GENERATOR_CONN_ID)
-# Optional: without it alerts are recorded, not sent (as with DRP_ALERT_WEBHOOK_URL unset).
+# Always defined, with no host when no webhook is set (alerts are then recorded, not sent): a
+# lookup of an undefined connection falls through to the metadata-DB backend, which inside the
+# scheduler (the audit listener reads the settings) closed the scheduler loop's session and
+# detached its DagRuns: the scheduler crashed in a loop.
 ALERT_WEBHOOK_CONN_ID: Final = "drp_alert_webhook"
+CONN_IDS: Final = (POSTGRES_CONN_ID, OBJECT_STORE_CONN_ID, GENERATOR_CONN_ID, ALERT_WEBHOOK_CONN_ID)
 
 # The secrets the connections carry: the only ones a task needs.
 CONNECTION_SECRET_FIELDS: Final = ("postgres_password", "s3_access_key", "s3_secret_key", "generator_api_key")
@@ -93,9 +96,11 @@ def generator_fields(conn: ConnectionLike) -> dict[str, Any]:
 
 def alert_webhook_fields(conn: ConnectionLike) -> dict[str, Any]:
     """Settings fields from the alert webhook's HTTP connection: its host is the whole URL
-    (`make up` writes it quoted whole: `http://https%3A%2F%2Fhost%2Fpath`)."""
+    (`make up` writes it quoted whole: `http://https%3A%2F%2Fhost%2Fpath`), none for no webhook."""
     cid = ALERT_WEBHOOK_CONN_ID
-    url = str(_required(cid, "host (the webhook URL)", conn.host))
+    url = conn.host or ""
+    if not url:
+        return {"alert_webhook_url": ""}
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(f"Airflow connection {cid}: host must be the webhook's http(s):// URL")
@@ -104,29 +109,24 @@ def alert_webhook_fields(conn: ConnectionLike) -> dict[str, Any]:
 
 def credential_fields(connections: dict[str, ConnectionLike]) -> dict[str, Any]:
     """All settings fields the platform's connections define, keyed by field name."""
-    fields = {
+    return {
         **postgres_fields(connections[POSTGRES_CONN_ID]),
         **object_store_fields(connections[OBJECT_STORE_CONN_ID]),
         **generator_fields(connections[GENERATOR_CONN_ID]),
+        **alert_webhook_fields(connections[ALERT_WEBHOOK_CONN_ID]),
     }
-    if ALERT_WEBHOOK_CONN_ID in connections:
-        fields |= alert_webhook_fields(connections[ALERT_WEBHOOK_CONN_ID])
-    return fields
 
 
 def airflow_connections() -> dict[str, ConnectionLike]:
-    """The platform's connections, from Airflow's secrets backends (any Airflow process); the
-    optional alert webhook's only when it is defined."""
+    """The platform's connections, from Airflow's secrets backends (any Airflow process)."""
     # Lazy: the CLI and the tests import the runtime package without Airflow's machinery.
     from airflow.sdk import Connection  # noqa: PLC0415
 
     found: dict[str, ConnectionLike] = {}
-    for conn_id in (*CONN_IDS, ALERT_WEBHOOK_CONN_ID):
+    for conn_id in CONN_IDS:
         try:
             found[conn_id] = Connection.get(conn_id)
-        except Exception as exc:  # AirflowNotFoundException (the SDK's or core's), or a backend that failed
-            if conn_id == ALERT_WEBHOOK_CONN_ID and type(exc).__name__ == "AirflowNotFoundException":
-                continue  # no webhook: alerts are recorded, not sent
+        except Exception as exc:  # AirflowNotFoundException, or a backend that failed
             raise ConfigError(
                 f"Airflow connection {conn_id} is not available ({type(exc).__name__}: {exc}); "
                 "`make up` defines it from .env (AIRFLOW_CONN_" + conn_id.upper() + ")"

@@ -84,10 +84,12 @@ def test_any_webhook_url_reads_back_from_its_connection(tmp_path: Path, url: str
     assert credential_fields(_connections(settings))["alert_webhook_url"] == url  # type: ignore[arg-type]
 
 
-def test_the_alert_webhook_is_a_connection_only_when_one_is_set(tmp_path: Path) -> None:
+def test_no_webhook_is_a_webhook_connection_without_a_host(tmp_path: Path) -> None:
+    """Defined all the same: an undefined connection's lookup reaches the metadata DB, which in
+    the scheduler broke its loop's session (drp.connections)."""
     unset = _settings(tmp_path).model_copy(update={"alert_webhook_url": ""})
-    assert ALERT_WEBHOOK_CONN_ID not in platform_connections(unset)
-    assert "alert_webhook_url" not in credential_fields(_connections(unset))  # type: ignore[arg-type]
+    assert platform_connections(unset)[ALERT_WEBHOOK_CONN_ID] == "http://"
+    assert credential_fields(_connections(unset))["alert_webhook_url"] == ""  # type: ignore[arg-type]
     connections = _connections(_settings(tmp_path))
     connections[ALERT_WEBHOOK_CONN_ID].host = "hooks.example.com"  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="drp_alert_webhook: host must be the webhook's http"):
@@ -148,7 +150,7 @@ def test_an_airflow_process_holds_no_drp_secret_and_reads_them_from_the_connecti
         "webhook": WEBHOOK,
     }
     assert "DRP_ALERT_WEBHOOK_URL" not in airflow_program_env(settings)
-    without = _airflow_process(settings, drop=(f"AIRFLOW_CONN_{ALERT_WEBHOOK_CONN_ID.upper()}",))
+    without = _airflow_process(settings.model_copy(update={"alert_webhook_url": ""}))
     assert without.returncode == 0, without.stderr[-2000:]
     assert json.loads(without.stdout.strip().splitlines()[-1])["webhook"] == ""  # recorded, not sent
 

@@ -42,7 +42,7 @@ def _url_as_host(url: str) -> str:
 
 
 def platform_connections(settings: Settings) -> dict[str, str]:
-    """Connection id → Airflow connection URI (the alert webhook's only when one is set)."""
+    """Connection id → Airflow connection URI."""
     scheme = "https" if settings.s3_secure else "http"
     s3_extra = urlencode(
         {"endpoint_url": f"{scheme}://{settings.s3_endpoint}", "region_name": settings.s3_region}
@@ -62,8 +62,9 @@ def platform_connections(settings: Settings) -> dict[str, str]:
             f"@{settings.generator_host}:{settings.generator_port}"
         ),
     }
-    if settings.alert_webhook_url:
-        connections[ALERT_WEBHOOK_CONN_ID] = _url_as_host(settings.alert_webhook_url)
+    # Defined without a host when no webhook is set (drp.connections says why).
+    url = settings.alert_webhook_url
+    connections[ALERT_WEBHOOK_CONN_ID] = _url_as_host(url) if url else "http://"
     return connections
 
 
