@@ -54,6 +54,8 @@ def start_server(
     deadline = time.monotonic() + start_timeout
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(timeout=5)
             sock.close()
             raise RuntimeError("generator test server did not start")
         time.sleep(0.01)

@@ -10,7 +10,14 @@ from pathlib import Path
 
 from drp.errors import PlatformError
 from drp.settings import load_settings
-from drpctl.chaos.campaign import Campaign, default_first_day, format_table, newest_campaign_day, report_path
+from drpctl.chaos.campaign import (
+    QUIET_DAYS,
+    Campaign,
+    default_first_day,
+    first_quiet_day,
+    format_table,
+    report_path,
+)
 from drpctl.chaos.heal import heal_days
 
 
@@ -20,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the fault profiles (default 1)")
     parser.add_argument(
         "--first-day", type=date.fromisoformat, default=None,
-        help="first day the campaign runs (default: the day after the last campaign's newest day)",
+        help="first day the campaign runs (default: the first day from 2024-03-01 whose days are quiet)",
     )  # fmt: skip
     parser.add_argument(
         "--rebuild-every", type=int, default=10,
@@ -42,18 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     path = report_path(args.out or settings.state_dir / "chaos")
     try:
-        if args.first_day and (newest := newest_campaign_day(settings)) and args.first_day <= newest:
+        if args.first_day and first_quiet_day(settings, args.first_day, args.runs) != args.first_day:
             print(
-                f"chaos: warning: an earlier campaign ran days up to {newest}; the clean-rebuild check "
-                "may report differences that come from its batches, not from this campaign "
-                "(docs/chaos.md; the default --first-day avoids them)",
+                f"chaos: warning: raw already holds orders batches between {args.first_day} and "
+                f"{QUIET_DAYS} days after the campaign's days; the clean-rebuild check may report "
+                "differences that come from them, not from this campaign (docs/chaos.md; the "
+                "default --first-day avoids them)",
                 file=sys.stderr,
             )
         campaign = Campaign(
             settings,
             seed=args.seed,
             runs=args.runs,
-            first_day=args.first_day or default_first_day(settings),
+            first_day=args.first_day or default_first_day(settings, args.runs),
             rebuild_every=args.rebuild_every,
             run_timeout=args.run_timeout,
             echo=lambda line: print(line, flush=True),
