@@ -278,13 +278,14 @@ def isolated_lake(base: Settings, tag: str = "bench") -> Iterator[dict[str, obje
 
     token = secrets.token_hex(4)
     catalog, prefix = f"drp_{tag}_lake_{token}", f"bench-lakes/{token}"
-    # The gate's validation results beside the lake (not inside its data path, whose files lake
-    # maintenance would take for orphans), removed with it.
+    # The gate's validation results and Data Docs beside the lake (not inside its data path, whose
+    # files lake maintenance would take for orphans), removed with it.
     results = f"bench-quality/{token}"
     overrides: dict[str, object] = {
         "lake_catalog_db": catalog,
         "lake_data_prefix": prefix,
-        "quality_results_prefix": results,
+        "quality_results_prefix": f"{results}/validations",
+        "quality_docs_prefix": f"{results}/data_docs",
     }
     create_database(base.postgres_admin_dsn, catalog, base.postgres_user)
     try:

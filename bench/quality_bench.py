@@ -100,9 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     create_database(base.postgres_admin_dsn, name, base.postgres_user)
     results: list[dict[str, Any]] = []
     try:
-        # Its own database and its own validation results in the object store (both removed).
-        settings = load_settings(postgres_db=name, quality_results_prefix=f"bench-quality/{name}")
-        upgrade(settings, "0100")
+        # Its own database, validation results and Data Docs in the object store (all removed).
+        settings = load_settings(
+            postgres_db=name,
+            quality_results_prefix=f"bench-quality/{name}/validations",
+            quality_docs_prefix=f"bench-quality/{name}/data_docs",
+        )
+        upgrade(settings, "0101")
         with tempfile.TemporaryDirectory(prefix="drp_quality_bench_") as tmp:
             work = Path(tmp)
             gx_root = work / "great_expectations"

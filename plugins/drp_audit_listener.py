@@ -10,19 +10,33 @@ which writes a row for each try that has none. Logic lives in `drp.monitoring.fl
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
 
 from drp.monitoring.flow_audit import TryRecord, record_unaudited_tries
-from drp.settings import get_settings
+from drp.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun
 
 log = logging.getLogger(__name__)
 AUDITED_DAGS = frozenset({"orders_elt_daily", "lake_maintenance"})
+SETTINGS_TIMEOUT = 60.0
+
+
+def _settings() -> Settings:
+    """The settings, looked up on a thread of their own.
+
+    Inside Airflow they are read from Connections. A lookup that reaches the metadata-DB secrets
+    backend uses Airflow's thread-scoped session and closes it when done: on the scheduler's
+    thread that is the scheduling loop's own session, whose DagRuns it would detach (a crash loop,
+    seen when a connection was missing). Another thread gets a session of its own.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drp-audit-settings") as pool:
+        return pool.submit(get_settings).result(timeout=SETTINGS_TIMEOUT)
 
 
 def _tries(dag_run: DagRun) -> list[TryRecord]:
@@ -69,7 +83,7 @@ class AuditListener:
                 "data_interval_start": dag_run.data_interval_start,
                 "data_interval_end": dag_run.data_interval_end,
             }
-            record_unaudited_tries(get_settings(), dag_run.dag_id, dag_run.run_id, _tries(dag_run), context)
+            record_unaudited_tries(_settings(), dag_run.dag_id, dag_run.run_id, _tries(dag_run), context)
         except Exception:  # never let the audit break the scheduler's loop
             log.exception("audit listener failed for run %s", dag_run.run_id)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import psycopg
 import pytest
@@ -98,23 +98,45 @@ def _services_lock(mode: int) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _services_for_the_module(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.node.get_closest_marker("isolated"):
-        mode = fcntl.LOCK_SH
-    elif request.node.get_closest_marker("lifecycle"):
-        mode = fcntl.LOCK_EX
-    else:
-        yield
-        return
-    with _services_lock(mode):
-        yield
+def _module_lock_mode(item: pytest.Item) -> int | None:
+    if item.get_closest_marker("isolated"):
+        return fcntl.LOCK_SH
+    if item.get_closest_marker("lifecycle"):
+        return fcntl.LOCK_EX
+    return None
 
 
-@pytest.fixture(autouse=True)
-def _services_for_an_outage(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.node.get_closest_marker("outages"):
-        with _services_lock(fcntl.LOCK_EX):
-            yield
-    else:
-        yield
+class _ModuleLock:
+    """The services lock a module holds across its tests (one module at a time per worker)."""
+
+    module: str | None = None
+    held = ExitStack()
+
+
+def _module_of(item: pytest.Item | None) -> str | None:
+    return item.nodeid.split("::", 1)[0] if item is not None else None
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """Take the services lock around a test's whole protocol, outside pytest-timeout's timer.
+
+    A wait behind another lane's outage is not the test's own time (one such wait took 281 s of
+    a 600 s timeout). An isolated or lifecycle module holds the lock from its first test's setup
+    to its last test's teardown (which tears its module fixtures down); an outage test for itself.
+    """
+    module, mode = _module_of(item), _module_lock_mode(item)
+    if mode is not None and _ModuleLock.module != module:
+        _ModuleLock.held.enter_context(_services_lock(mode))
+        _ModuleLock.module = module
+    with ExitStack() as own:
+        if item.get_closest_marker("outages"):
+            own.enter_context(_services_lock(fcntl.LOCK_EX))
+        try:
+            return (yield)
+        finally:
+            if _ModuleLock.module == module and _module_of(nextitem) != module:
+                _ModuleLock.held.close()
+                _ModuleLock.module = None

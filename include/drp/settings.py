@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     quality_results_prefix: str = Field(
         default="quality/validations", pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*[A-Za-z0-9_]$"
     )
+    # The Data Docs site under s3://<analytics bucket>/: every gate run (on any worker) adds its
+    # pages there, and `make docs` serves a copy.
+    quality_docs_prefix: str = Field(
+        default="quality/data_docs", pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*[A-Za-z0-9_]$"
+    )
     # Lake maintenance expires catalog snapshots older than this; published days stay
     # exportable (`drp export`) for at least as long.
     lake_snapshot_retention_days: int = Field(default=30, ge=1)

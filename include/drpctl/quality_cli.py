@@ -2,7 +2,7 @@
 
 * `sync`  - write the suites, validation definitions and checkpoints that differ from suites.py;
 * `check` - exit 1 (listing them) when the committed project is out of step with suites.py;
-* `docs`  - rebuild the Data Docs site and print its index.html.
+* `docs`  - rebuild the Data Docs site in the object store and print its index's URL.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def check(gx_root: GxRoot = None) -> None:
 
 @app.command()
 def docs(gx_root: GxRoot = None) -> None:
-    """Rebuild the Data Docs site and print its index.html."""
+    """Rebuild the Data Docs site in the object store and print its index's s3:// URL."""
     from drp.quality.docs import build_data_docs
 
     typer.echo(str(build_data_docs(gx_root)))

@@ -44,8 +44,8 @@ class QualityGateError(QualityError):
                 "blocks every later day until that day is fixed: `make run DATE=<day>` once the source "
                 "is fixed, or `drp replay`."
             )
-        if report.data_docs_path:
-            lines.append(f"  Data Docs: {report.data_docs_path}")
+        if report.data_docs_url:
+            lines.append(f"  Data Docs: {report.data_docs_url}")
         super().__init__("\n".join(lines))
 
 

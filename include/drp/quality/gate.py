@@ -30,7 +30,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
 
 import duckdb
 import psycopg
@@ -38,6 +37,7 @@ from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
 from drp.intervals import to_utc
+from drp.quality.docs import site_lock
 from drp.quality.errors import QualityGateError, QualityInputError
 from drp.quality.frames import Frame, FrameReader
 from drp.quality.project import DATA_DOCS_SITE, checkpoint_name, open_context, project_lock, sync_project
@@ -94,7 +94,7 @@ def run_quality_gate(
             reached the warehouse (a day whose every order was quarantined).
 
     Returns:
-        The report: per-suite success and counts, warning failures, Data Docs path, timings.
+        The report: per-suite success and counts, warning failures, the Data Docs URL, timings.
 
     Raises:
         QualityGateError: a critical expectation failed (the report is attached and recorded).
@@ -153,17 +153,16 @@ def run_quality_gate(
                 keys.append(key)
             del frame
 
-    docs_path: Path | None = None
+    docs_url: str | None = None
     if build_docs and keys:
         mark = time.perf_counter()
         suite_ids = [ExpectationSuiteIdentifier(name=spec.name) for spec in selected]
         try:
-            with project_lock(gx_root):
+            with site_lock(settings):
                 sites = context.build_data_docs(
                     site_names=[DATA_DOCS_SITE], resource_identifiers=keys + suite_ids
                 )
-            index = _local_path(sites.get(DATA_DOCS_SITE))
-            docs_path = Path(index) if index else None
+            docs_url = sites.get(DATA_DOCS_SITE)
             urls = {}
             for key in keys:
                 found = context.get_docs_sites_urls(resource_identifier=key, site_names=[DATA_DOCS_SITE])
@@ -171,7 +170,7 @@ def run_quality_gate(
             results = [_with_url(result, urls.get(result.suite)) for result in results]
         except Exception:
             # The verdict does not depend on the pages: record it and decide without them
-            # (`make docs` rebuilds the site). Logged with its traceback, and data_docs_path is None.
+            # (`make docs` rebuilds the site). Logged with its traceback, and data_docs_url is None.
             log.exception("Data Docs could not be built for run %s", run_id)
         timings["data_docs"] = time.perf_counter() - mark
 
@@ -181,7 +180,7 @@ def run_quality_gate(
         data_interval_end=data_interval_end,
         suites=tuple(results),
         validated_at=validated_at,
-        data_docs_path=docs_path,
+        data_docs_url=docs_url,
         elapsed_seconds=time.perf_counter() - started,
         timings=timings,
         lake_snapshot_id=validated_snapshot,
@@ -267,7 +266,7 @@ def _validate(
         spec,
         frame,
         validation,
-        result_path=_local_path(store.get_url_for_key(key.to_tuple())),
+        result_path=store.get_url_for_key(key.to_tuple()),
         elapsed=time.perf_counter() - started,
     )
     return result, key
@@ -408,14 +407,6 @@ def _text(value: object) -> str:
 
 def _int_or_none(value: object) -> int | None:
     return int(value) if isinstance(value, (int, float)) else None
-
-
-def _local_path(url: str | None) -> str | None:
-    """The filesystem path of a `file://` URL (other URLs unchanged)."""
-    if not url:
-        return None
-    parsed = urlparse(url)
-    return unquote(parsed.path) if parsed.scheme == "file" else url
 
 
 def _with_url(result: SuiteResult, url: str | None) -> SuiteResult:

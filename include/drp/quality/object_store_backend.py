@@ -11,10 +11,16 @@ never from the YAML.
 Results are immutable (their key holds the run time), so each host keeps a read-through copy
 under its state directory: Data Docs, rebuilt after every gate run, re-read the newest results
 of the index from disk instead of downloading each one again.
+
+The Data Docs site uses the same backend (`local_copy: false`: its pages are written, not read
+back). GX builds a site's backends itself, handing them the data context: they reach the object
+store the context's results store was given, and a static asset (GX's CSS, fonts, images, about
+4 MB, copied by every build) is uploaded only when the stored object differs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from functools import cached_property
 from pathlib import Path
@@ -48,6 +54,8 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
         manually_initialize_store_backend_id: str = "",
         base_public_path: str | None = None,
         store_name: str | None = None,
+        local_copy: bool = True,
+        data_context: Any = None,
     ) -> None:
         if not bucket:
             raise StoreBackendError("ObjectStoreBackend needs a bucket")
@@ -67,7 +75,10 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.settings: Settings | None = None
-        self._config = {
+        self.local_copy = local_copy
+        # Given by GX to a Data Docs site's backends (never part of the config).
+        self._data_context = data_context
+        self._config: dict[str, Any] = {
             key: value
             for key, value in {
                 "bucket": bucket,
@@ -86,6 +97,8 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
             }.items()
             if value
         }
+        if not local_copy:
+            self._config["local_copy"] = False
 
     def use_settings(self, settings: Settings) -> None:
         """Reach the object store of `settings` (the one whose bucket and prefix the YAML got)."""
@@ -95,7 +108,14 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
     def _settings(self) -> Settings:
         from drp.settings import get_settings  # noqa: PLC0415
 
-        return self.settings or get_settings()
+        return self.settings or self._context_settings() or get_settings()
+
+    def _context_settings(self) -> Settings | None:
+        """The settings `open_context` gave the data context's results store (a site's backend)."""
+        if self._data_context is None:
+            return None
+        backend = self._data_context.validation_results_store.store_backend
+        return backend.settings if isinstance(backend, ObjectStoreBackend) else None
 
     @cached_property
     def _client(self) -> Minio:
@@ -114,7 +134,7 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
     def _get(self, key: tuple[str, ...]) -> str:  # type: ignore[override]  # GX types it as None
         name = self._object_name(key)
         cached = self._cached(name)
-        if cached.is_file():
+        if self.local_copy and cached.is_file():
             return cached.read_text(encoding="utf-8").rstrip("\n")
         try:
             response = self._client.get_object(self.bucket, name)
@@ -132,11 +152,22 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
 
     def _keep(self, name: str, data: bytes) -> None:
         """Write the local copy atomically (gate runs of one host share it)."""
+        if not self.local_copy:
+            return
         path = self._cached(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{id(self)}.partial")
         partial.write_bytes(data)
         partial.replace(path)
+
+    def _stored_md5(self, name: str) -> str | None:
+        """The stored object's MD5 (a single-part upload's ETag), or None when it is missing."""
+        try:
+            return str(self._client.stat_object(self.bucket, name).etag).strip('"')
+        except S3Error as exc:
+            if exc.code in {"NoSuchKey", "NoSuchObject", "NotFound"}:
+                return None
+            raise
 
     def _get_all(self) -> list[Any]:
         keys = [key for key in self.list_keys() if key != self.STORE_BACKEND_ID_KEY]
@@ -147,6 +178,8 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
             key = key.to_tuple()
         data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
         name = self._object_name(key)
+        if key[:1] == ("static",) and self._stored_md5(name) == hashlib.md5(data).hexdigest():  # noqa: S324 - S3's ETag
+            return
         self._client.put_object(
             self.bucket,
             name,

@@ -39,7 +39,7 @@ GX_ROOT: Final = PROJECT_ROOT / "great_expectations"
 DATASOURCE: Final = "drp_frames"
 BATCH_DEFINITION: Final = "whole_frame"
 CHECKPOINT_PREFIX: Final = "gate."
-DATA_DOCS_SITE: Final = "local_site"
+DATA_DOCS_SITE: Final = "shared_site"
 # SUMMARY: counts plus up to 10 offending values per expectation (enough to act on, small JSON).
 RESULT_FORMAT: Final[dict[str, Any]] = {"result_format": "SUMMARY", "partial_unexpected_count": 10}
 LOCK_FILE: Final = "uncommitted/.drp-quality.lock"
@@ -50,10 +50,11 @@ def checkpoint_name(suite_name: str) -> str:
 
 
 def store_variables(settings: Settings) -> dict[str, str]:
-    """The variables `great_expectations.yml` names (where the validation results live)."""
+    """The variables `great_expectations.yml` names (where the validation results and Data Docs live)."""
     return {
         "DRP_S3_BUCKET_ANALYTICS": settings.s3_bucket_analytics,
         "DRP_QUALITY_RESULTS_PREFIX": settings.quality_results_prefix,
+        "DRP_QUALITY_DOCS_PREFIX": settings.quality_docs_prefix,
     }
 
 

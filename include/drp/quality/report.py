@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from drp.quality.suites import Severity
@@ -119,7 +118,7 @@ class QualityReport:
         data_interval_start / data_interval_end: the run's half-open interval.
         suites: one result per suite, in `suites.SUITES` order.
         validated_at: when validation started (GX's run time).
-        data_docs_path: the Data Docs index.html, when built.
+        data_docs_url: the Data Docs site's index (`s3://`), when this run's pages were built.
         elapsed_seconds: gate wall time (read, validate, docs, record).
         lake_snapshot_id: the lake catalog snapshot validated (None for a DuckDB file); publish
             publishes exactly this snapshot.
@@ -133,7 +132,7 @@ class QualityReport:
     data_interval_end: datetime
     suites: tuple[SuiteResult, ...]
     validated_at: datetime
-    data_docs_path: Path | None = None
+    data_docs_url: str | None = None
     elapsed_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     lake_snapshot_id: int | None = None
@@ -183,8 +182,8 @@ class QualityReport:
             lines.append(f"  validated what the build wrote: {self.scope}")
         lines += [f"  CRITICAL {failure.describe()}" for failure in self.critical_failures]
         lines += [f"  WARNING  {failure.describe()}" for failure in self.warnings]
-        if self.data_docs_path:
-            lines.append(f"  Data Docs: {self.data_docs_path}")
+        if self.data_docs_url:
+            lines.append(f"  Data Docs: {self.data_docs_url}")
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -200,7 +199,7 @@ class QualityReport:
             "lake_snapshot_id": self.lake_snapshot_id,
             "validated_at": self.validated_at.isoformat(),
             "elapsed_seconds": round(self.elapsed_seconds, 3),
-            "data_docs_path": str(self.data_docs_path) if self.data_docs_path else None,
+            "data_docs_url": self.data_docs_url,
             "suites": [
                 {
                     "suite": result.suite,

@@ -18,7 +18,7 @@ insert into ops.quality_results (
     run_id, suite, data_interval_start, data_interval_end, success, rows_validated,
     evaluated_count, failed_count, critical_count, warning_count,
     failed_expectations, critical_failed, warning_failed, failures,
-    validated_at, elapsed_seconds, result_path, result_url, data_docs_path
+    validated_at, elapsed_seconds, result_path, result_url, data_docs_url
 ) values (
     %s, %s, %s, %s, %s, %s,
     %s, %s, %s, %s,
@@ -59,7 +59,7 @@ def record_results(settings: Settings, report: QualityReport) -> None:
                 result.elapsed_seconds,
                 result.result_path,
                 result.result_url,
-                str(report.data_docs_path) if report.data_docs_path else None,
+                report.data_docs_url,
             )
         )
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 from string import Template
 
 from drp.errors import ConfigError
-from drp.quality.docs import build_data_docs
+from drp.quality.docs import build_data_docs, download_data_docs
 from drp.settings import Settings
 from drp.transform.dbt_runner import generate_docs
 
@@ -26,7 +26,8 @@ INDEX = Template("""<!doctype html>
 <li><a href="dbt/index.html">dbt docs</a>: models, columns, tests, lineage, the snapshot exposure</li>
 <li><a href="gx/index.html">Great Expectations Data Docs</a>: suites and the latest validation results</li>
 </ul>
-<p>Static build in <code>$site</code>: serve it with any web server.</p>
+<p>Static build in <code>$site</code>: serve it with any web server. The Data Docs are a copy of
+<code>$gx_site</code>, which every gate run updates.</p>
 </body></html>
 """)
 
@@ -39,6 +40,8 @@ def build_site(
     settings: Settings, *, dbt_target_path: Path | None = None, gx_root: Path | None = None
 ) -> Path:
     """Generate both doc sets and copy them under `.drp/docs/` (a self-contained static site).
+
+    The GX site is rebuilt whole in the object store, where the gate keeps it, then copied out.
 
     Args:
         settings: Platform settings; the site goes to `<state_dir>/docs`.
@@ -54,11 +57,13 @@ def build_site(
     # dbt runs in a subprocess, so the GX build (in this process) overlaps it: ~20 s instead of ~35.
     with ThreadPoolExecutor(max_workers=1) as pool:
         dbt_docs = pool.submit(generate_docs, settings, target_path=dbt_target_path)
-        gx_index = build_data_docs(gx_root, settings=settings)
+        gx_site = build_data_docs(gx_root, settings=settings)
+        download_data_docs(settings, site / "gx")
         dbt_index = dbt_docs.result()
     shutil.copy(dbt_index, site / "dbt" / "index.html")  # the single-file static page
-    shutil.copytree(gx_index.parent, site / "gx")
-    (site / "index.html").write_text(INDEX.substitute(site=html.escape(str(site))))
+    (site / "index.html").write_text(
+        INDEX.substitute(site=html.escape(str(site)), gx_site=html.escape(gx_site))
+    )
     return site / "index.html"
 
 

@@ -51,7 +51,7 @@ def platform_connections(settings: Settings) -> dict[str, str]:
     s3_login = _credentials(
         settings.s3_access_key.get_secret_value(), settings.s3_secret_key.get_secret_value()
     )
-    connections = {
+    return {
         POSTGRES_CONN_ID: (
             f"postgres://{pg_login}@{settings.postgres_host}:{settings.postgres_port}/{quote(settings.postgres_db)}"
         ),
@@ -61,11 +61,9 @@ def platform_connections(settings: Settings) -> dict[str, str]:
             f"http://:{quote(settings.generator_api_key.get_secret_value(), safe='')}"
             f"@{settings.generator_host}:{settings.generator_port}"
         ),
+        # Always defined: `http://` (no host) when no webhook is set (drp.connections says why).
+        ALERT_WEBHOOK_CONN_ID: _url_as_host(settings.alert_webhook_url),
     }
-    # Defined without a host when no webhook is set (drp.connections says why).
-    url = settings.alert_webhook_url
-    connections[ALERT_WEBHOOK_CONN_ID] = _url_as_host(url) if url else "http://"
-    return connections
 
 
 def connections_env(settings: Settings) -> dict[str, str]:

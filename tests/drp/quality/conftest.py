@@ -42,10 +42,11 @@ def quality_settings(base_settings: Settings, tmp_path_factory: pytest.TempPathF
             postgres_db=name,
             generator_orders_per_day=SAMPLE.orders_per_day,
             state_dir=tmp,
-            # The session's own validation results in the object store (removed afterwards).
+            # The session's own validation results and Data Docs in the object store (removed afterwards).
             quality_results_prefix=f"tests/{name}/validations",
+            quality_docs_prefix=f"tests/{name}/data_docs",
         )
-        upgrade(settings, "0100")
+        upgrade(settings, "0101")
         yield settings
     finally:
         drop_database(base.postgres_admin_dsn, name)

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from drp.lake.connection import current_version, lake
+from drp.quality.docs import site_url
 from drp.quality.errors import QualityGateError, QualityInputError
 from drp.quality.report import QualityReport
 from drp.quality.suites import SUITES
@@ -31,7 +32,7 @@ def _rows(pg: psycopg.Connection[Any], run_id: str) -> dict[str, dict[str, Any]]
     cur = pg.execute(
         "select suite, success, blocking, evaluated_count, failed_count, critical_count, warning_count, "
         "failed_expectations, critical_failed, warning_failed, failures, result_path, result_url, "
-        "data_docs_path, rows_validated, data_interval_start, data_interval_end "
+        "data_docs_url, rows_validated, data_interval_start, data_interval_end "
         "from ops.quality_results where run_id = %s",
         (run_id,),
     )
@@ -60,12 +61,18 @@ def test_clean_data_passes_every_suite_with_docs_and_results(
     for result in report.suites:
         assert result.success and result.failed == 0, report.summary()
         assert result.evaluated == len(next(s for s in SUITES if s.name == result.suite).checks)
-        # The result is in the object store (any host finds it); its local Data Docs page too.
+        # The result is in the object store (any host finds it); its Data Docs page too.
         assert result.result_path and result.result_path.startswith(
             f"s3://{settings.s3_bucket_analytics}/{settings.quality_results_prefix}/"
             f"{result.suite.replace('.', '/')}/test__clean/"  # GX's key splits the suite name
         )
-        assert result.result_url and result.result_url.startswith("file://")
+        assert result.result_url and result.result_url.startswith(
+            f"s3://{settings.s3_bucket_analytics}/{settings.quality_docs_prefix}/validations/"
+            f"{result.suite.replace('.', '/')}/test__clean/"
+        )
+        assert result.result_url.endswith(".html") and "test__clean" in _read_object(
+            settings, result.result_url
+        )
     assert report.result("staging.orders").rows > 0
     assert report.warnings == []
 
@@ -74,8 +81,8 @@ def test_clean_data_passes_every_suite_with_docs_and_results(
     assert stored["success"] is True
     assert {r["expectation_config"]["meta"]["severity"] for r in stored["results"]} == {"critical", "warning"}
 
-    assert report.data_docs_path is not None and report.data_docs_path.name == "index.html"
-    index = report.data_docs_path.read_text()
+    assert report.data_docs_url == site_url(settings)
+    index = _read_object(settings, report.data_docs_url)
     assert "test__clean" in index and "staging.orders" in index
 
     rows = _rows(pg_quality, "test__clean")
@@ -87,7 +94,7 @@ def test_clean_data_passes_every_suite_with_docs_and_results(
     )
     assert staging["critical_count"] + staging["warning_count"] == staging["evaluated_count"] > 20
     assert staging["data_interval_start"] == START and staging["data_interval_end"] == END
-    assert staging["data_docs_path"] == str(report.data_docs_path)
+    assert staging["data_docs_url"] == report.data_docs_url
 
 
 def test_warnings_pass_the_gate_and_are_recorded(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -10,8 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from minio import Minio
 
-from drp.quality.docs import build_data_docs
+from drp.quality.docs import build_data_docs, download_data_docs, site_url
+from drp.quality.errors import QualityError
 from drp.quality.project import GX_ROOT, checkpoint_name, open_context, sync_project
 from drp.quality.suites import (
     CONTRACTS,
@@ -21,6 +24,7 @@ from drp.quality.suites import (
     expectation_parameters,
 )
 from drp.settings import Settings
+from drp.storage.object_store import client as s3_client
 
 pytestmark = pytest.mark.isolated  # the session's own quality database (conftest)
 
@@ -130,10 +134,46 @@ def test_sync_writes_a_fresh_project_then_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_build_data_docs_returns_the_index(tmp_path: Path, quality_settings: Settings) -> None:
+def test_build_data_docs_writes_the_site_to_the_object_store(
+    tmp_path: Path, quality_settings: Settings
+) -> None:
     root = tmp_path / "great_expectations"
     shutil.copytree(GX_ROOT, root, ignore=shutil.ignore_patterns("uncommitted"))
-    index = build_data_docs(root, settings=quality_settings)
-    assert index == root / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert build_data_docs(root, settings=quality_settings) == site_url(quality_settings)
+    # Written to the object store, not under the project (another host reads the same site).
+    assert not (root / "uncommitted" / "data_docs").exists()
+
+    # Each build copies GX's static assets (about 4 MB): only those that differ are uploaded.
+    s3, bucket = s3_client(quality_settings), quality_settings.s3_bucket_analytics
+    css = f"{quality_settings.quality_docs_prefix}/static/styles/data_docs_default_styles.css"
+    icon = f"{quality_settings.quality_docs_prefix}/static/images/favicon.ico"
+    content = _object_bytes(s3, bucket, css)
+    s3.put_object(bucket, css, io.BytesIO(content), len(content), metadata={"marker": "kept"})
+    s3.put_object(bucket, icon, io.BytesIO(b"stale"), 5)
+    assert build_data_docs(root, settings=quality_settings, sync=False) == site_url(quality_settings)
+    assert s3.stat_object(bucket, css).metadata.get("x-amz-meta-marker") == "kept"  # not uploaded again
+    assert _object_bytes(s3, bucket, icon) != b"stale"  # a changed asset is uploaded
+
+    index = download_data_docs(quality_settings, tmp_path / "copy")
+    assert index == tmp_path / "copy" / "index.html"
     assert "staging.orders" in index.read_text()
     assert (index.parent / "expectations" / "staging" / "orders.html").is_file()
+    assert (index.parent / "static" / "styles" / "data_docs_default_styles.css").is_file()
+
+
+def _object_bytes(s3: Minio, bucket: str, name: str) -> bytes:
+    response = s3.get_object(bucket, name)
+    try:
+        return bytes(response.read())
+    finally:
+        response.close()
+        response.release_conn()
+
+
+@pytest.mark.integration
+def test_download_without_a_site_is_one_clear_error(tmp_path: Path, quality_settings: Settings) -> None:
+    empty = quality_settings.model_copy(
+        update={"quality_docs_prefix": f"{quality_settings.quality_docs_prefix}-none"}
+    )
+    with pytest.raises(QualityError, match=r"^no Data Docs site at s3://.*-none/index.html: run `make docs`"):
+        download_data_docs(empty, tmp_path / "copy")

@@ -21,12 +21,13 @@ import httpx
 import pytest
 
 from drp.errors import ConfigError
+from drp.quality.docs import site_url
 from drp.quality.project import GX_ROOT
 from drp.quality.suites import SUITES
 from drp.settings import Settings, load_settings
 from drpctl.docs_site.build import build_site, serve_forever, site_server
 from drpctl.stack.secrets import ensure_secrets
-from tests.isolated_lake import isolated_lake
+from tests.isolated_lake import isolated_lake, remove_objects
 
 DRP = str(Path(sys.executable).parent / "drp")
 
@@ -37,14 +38,23 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
     tmp = tmp_path_factory.mktemp("docs_site")
     base = load_settings(state_dir=tmp / "state")
     with isolated_lake(base) as overrides:
-        # Data Docs render the validation results under a prefix of its own (empty: nothing to
-        # clean up; building the site writes no result).
-        results = f"tests/docs-site-{overrides['lake_catalog_db']}"
-        settings = base.model_copy(update={**overrides, "quality_results_prefix": results})
+        # Data Docs render the validation results under a prefix of its own (empty: building the
+        # site writes no result), into a site of its own in the object store (removed after).
+        prefix = f"tests/docs-site-{overrides['lake_catalog_db']}"
+        settings = base.model_copy(
+            update={
+                **overrides,
+                "quality_results_prefix": f"{prefix}/validations",
+                "quality_docs_prefix": f"{prefix}/data_docs",
+            }
+        )
         gx_root = tmp / "great_expectations"
         shutil.copytree(GX_ROOT, gx_root, ignore=shutil.ignore_patterns("uncommitted"))
-        index = build_site(settings, dbt_target_path=tmp / "dbt_target", gx_root=gx_root)
-        yield settings, index
+        try:
+            index = build_site(settings, dbt_target_path=tmp / "dbt_target", gx_root=gx_root)
+            yield settings, index
+        finally:
+            remove_objects(base, prefix)
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +76,14 @@ def site(built: tuple[Settings, Path]) -> Iterator[httpx.Client]:
 
 @pytest.mark.integration
 def test_index_links_both_doc_sets(site: httpx.Client, built: tuple[Settings, Path]) -> None:
-    _, index = built
+    settings, index = built
     response = site.get("/")
     assert response.status_code == 200
     assert 'href="dbt/index.html"' in response.text
     assert 'href="gx/index.html"' in response.text
     assert f"<code>{index.parent}</code>" in response.text
+    # The Data Docs are a copy of the site in the object store, which the index names.
+    assert f"<code>{site_url(settings)}</code>" in response.text
     assert "font-family:sans-serif" in response.text  # the CSS survived templating
 
 
@@ -97,6 +109,8 @@ def test_gx_page_lists_every_suite(site: httpx.Client) -> None:
     suite_page = site.get(f"/gx/expectations/{first}.html")
     assert suite_page.status_code == 200
     assert SUITES[0].name in suite_page.text
+    # GX's static assets came along (the pages link them relatively).
+    assert site.get("/gx/static/styles/data_docs_default_styles.css").status_code == 200
 
 
 @pytest.fixture
