@@ -35,8 +35,11 @@ def _settings() -> Settings:
     thread that is the scheduling loop's own session, whose DagRuns it would detach (a crash loop,
     seen when a connection was missing). Another thread gets a session of its own.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drp-audit-settings") as pool:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drp-audit-settings")
+    try:
         return pool.submit(get_settings).result(timeout=SETTINGS_TIMEOUT)
+    finally:
+        pool.shutdown(wait=False)  # a lookup past the timeout must not hold the scheduler's loop
 
 
 def _tries(dag_run: DagRun) -> list[TryRecord]:
@@ -82,6 +85,7 @@ class AuditListener:
                 "logical_date": dag_run.logical_date,
                 "data_interval_start": dag_run.data_interval_start,
                 "data_interval_end": dag_run.data_interval_end,
+                "params": dag_run.conf or {},  # a trigger form's interval overrides the data interval
             }
             record_unaudited_tries(_settings(), dag_run.dag_id, dag_run.run_id, _tries(dag_run), context)
         except Exception:  # never let the audit break the scheduler's loop

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -85,13 +86,33 @@ def pg(settings: Settings) -> Iterator[psycopg.Connection]:
 # other lane, and an isolated module waits until they are done: a shared lock for the one, an
 # exclusive lock for the other, on a file both xdist workers see.
 SERVICES_LOCK = PROJECT_ROOT / ".drp" / "pytest-services.lock"
+# The longest holder is the chaos campaign (about 10 min): a wait this long means a leaked lock.
+SERVICES_LOCK_WAIT = 40 * 60
+
+
+class ServicesLockTimeout(Exception):
+    pass
+
+
+def _waited_too_long(signum: int, frame: object) -> None:
+    raise ServicesLockTimeout(
+        f"the services lock ({SERVICES_LOCK}) was not free after {SERVICES_LOCK_WAIT} s"
+    )
 
 
 @contextmanager
 def _services_lock(mode: int) -> Iterator[None]:
     SERVICES_LOCK.parent.mkdir(parents=True, exist_ok=True)
     with SERVICES_LOCK.open("a") as handle:
-        fcntl.flock(handle, mode)
+        # A blocking flock (the kernel wakes a waiter as soon as the lock is free; polling would
+        # starve an exclusive waiter behind back-to-back shared holders), bounded by an alarm.
+        previous = signal.signal(signal.SIGALRM, _waited_too_long)
+        signal.alarm(SERVICES_LOCK_WAIT)
+        try:
+            fcntl.flock(handle, mode)
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
         try:
             yield
         finally:
@@ -137,6 +158,13 @@ def pytest_runtest_protocol(
         try:
             return (yield)
         finally:
-            if _ModuleLock.module == module and _module_of(nextitem) != module:
+            # A stopping session (-x, --maxfail, a session timeout) tears the module down now.
+            stopping = bool(item.session.shouldfail or item.session.shouldstop)
+            if _ModuleLock.module == module and (stopping or _module_of(nextitem) != module):
                 _ModuleLock.held.close()
                 _ModuleLock.module = None
+
+
+def pytest_sessionfinish() -> None:
+    _ModuleLock.held.close()
+    _ModuleLock.module = None

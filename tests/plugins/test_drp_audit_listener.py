@@ -36,6 +36,7 @@ def test_the_settings_lookup_cannot_close_the_schedulers_session(monkeypatch: py
         logical_date=None,
         data_interval_start=None,
         data_interval_end=None,
+        conf={},
     )
 
     listener.AuditListener()._record(dag_run)  # type: ignore[arg-type]  # the fields it reads

@@ -85,9 +85,10 @@ def download_data_docs(settings: Settings, destination: Path) -> Path:
     """
     s3 = client(settings)
     prefix = f"{settings.quality_docs_prefix.strip('/')}/"
-    for obj in s3.list_objects(settings.s3_bucket_analytics, prefix=prefix, recursive=True):
-        name = str(obj.object_name)
-        s3.fget_object(settings.s3_bucket_analytics, name, str(destination / name.removeprefix(prefix)))
+    with site_lock(settings):  # not halfway through a gate run's pages and index
+        for obj in s3.list_objects(settings.s3_bucket_analytics, prefix=prefix, recursive=True):
+            name = str(obj.object_name)
+            s3.fget_object(settings.s3_bucket_analytics, name, str(destination / name.removeprefix(prefix)))
     index = destination / INDEX_PAGE
     if not index.is_file():
         raise QualityError(f"no Data Docs site at {site_url(settings)}: run `make docs` or a gate first")

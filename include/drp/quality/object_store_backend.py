@@ -178,7 +178,10 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
             key = key.to_tuple()
         data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
         name = self._object_name(key)
-        if key[:1] == ("static",) and self._stored_md5(name) == hashlib.md5(data).hexdigest():  # noqa: S324 - S3's ETag
+        if (
+            key[:1] == ("static",)
+            and self._stored_md5(name) == hashlib.md5(data, usedforsecurity=False).hexdigest()
+        ):
             return
         self._client.put_object(
             self.bucket,
@@ -200,7 +203,9 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
 
     def list_keys(self, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
         base = f"{self.prefix}/" if self.prefix else ""
-        start = base + "".join(f"{part}/" for part in prefix)
+        # A site's pages of one kind live under their filepath_prefix (`validations/`, ...).
+        kind = f"{self.filepath_prefix.strip('/')}/" if self.filepath_prefix else ""
+        start = base + kind + "".join(f"{part}/" for part in prefix)
         keys = []
         for obj in self._client.list_objects(self.bucket, prefix=start, recursive=True):
             path = str(obj.object_name)[len(base) :]

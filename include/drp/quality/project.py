@@ -74,7 +74,7 @@ def open_context(gx_root: Path | None = None, settings: Settings | None = None) 
 
 @contextmanager
 def project_lock(gx_root: Path | None = None) -> Iterator[None]:
-    """Serialise writers of shared project files (sync, the Data Docs index) across processes."""
+    """Serialise writers of the project's files (`sync_project`) across processes of one host."""
     path = (gx_root or GX_ROOT) / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:

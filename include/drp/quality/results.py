@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -71,3 +72,28 @@ def record_results(settings: Settings, report: QualityReport) -> None:
         raise QualityError(
             f"could not record quality results of run {report.run_id} in ops.quality_results: {exc}"
         ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteOutcome:
+    """A suite's recorded outcome in a run, as operators read it back."""
+
+    suite: str
+    critical_failed: list[str]
+    warning_failed: list[str]
+    data_docs_url: str | None
+
+
+def run_outcomes(conn: psycopg.Connection[Any], run_id: str) -> list[SuiteOutcome]:
+    """The run's recorded suites, by name (empty: the run was not validated)."""
+    rows = conn.execute(
+        """
+        select suite, critical_failed, warning_failed, data_docs_url from ops.quality_results
+        where run_id = %s order by suite
+        """,
+        (run_id,),
+    ).fetchall()
+    return [
+        SuiteOutcome(suite, list(critical or []), list(warning or []), url)
+        for suite, critical, warning, url in rows
+    ]
