@@ -25,6 +25,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from drp.errors import PlatformError
+from drp.intervals import resolve_interval
 from drp.monitoring.alerts import alert
 from drp.settings import Settings, get_settings
 
@@ -124,6 +126,30 @@ def task_audits(settings: Settings, flow_name: str, run_id: str) -> list[TaskAud
     return [TaskAudit(*row) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class RunAudit:
+    """A run's own row (task_id null), as read back."""
+
+    run_id: str
+    status: str
+    duration_seconds: float | None
+    error_message: str | None
+
+
+def newest_run(settings: Settings, flow_name: str, interval_start: datetime) -> RunAudit | None:
+    """The newest recorded run of the flow that processed the interval starting at `interval_start`."""
+    with psycopg.connect(settings.postgres_conninfo(), connect_timeout=10) as conn:
+        row = conn.execute(
+            """
+            select flow_run_id, status, duration_seconds, error_message from ops.pipeline_flow_audit
+            where flow_name = %s and task_id is null and data_interval_start = %s
+            order by id desc limit 1
+            """,
+            (flow_name, interval_start),
+        ).fetchone()
+    return RunAudit(*row) if row else None
+
+
 def audited_tries(settings: Settings, flow_name: str, run_id: str) -> set[tuple[str, int]]:
     """(task_id, try_number) of every task try of a run that has an audit row."""
     return {(a.task_id, a.try_number) for a in task_audits(settings, flow_name, run_id) if a.try_number}
@@ -152,6 +178,7 @@ def unaudited_rows(
     last_try: dict[str, int] = {}
     for t in tries:
         last_try[t.task_id] = max(last_try.get(t.task_id, 0), t.try_number)
+    interval = processed_interval(context)
     rows = []
     for t in tries:
         if t.try_number < 1 or (t.task_id, t.try_number) in audited:
@@ -172,8 +199,8 @@ def unaudited_rows(
                 "try_number": t.try_number,
                 "status": status,
                 "logical_date": context.get("logical_date"),
-                "data_interval_start": context.get("data_interval_start"),
-                "data_interval_end": context.get("data_interval_end"),
+                "data_interval_start": interval[0],
+                "data_interval_end": interval[1],
                 "started_at": t.started_at,
                 "ended_at": ended,
                 "duration_seconds": (ended - t.started_at).total_seconds() if t.started_at else None,
@@ -204,6 +231,20 @@ def record_unaudited_tries(
     return written
 
 
+def processed_interval(context: Context) -> tuple[Any, Any]:
+    """The interval the run processed, as its tasks resolve it: the data interval, unless the
+    run's trigger form (params, or the run's conf) overrode it. Unresolvable: the data interval
+    as given (the audit row must be written whatever the context holds)."""
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        return start, end
+    params = context.get("params") or _value(context.get("dag_run"), "conf") or {}
+    try:
+        return resolve_interval(start, end, dict(params))
+    except (PlatformError, TypeError, ValueError):
+        return start, end
+
+
 def _error_text(context: Context) -> str | None:
     error = context.get("exception") or context.get("reason")
     if error is None:
@@ -225,6 +266,7 @@ def task_row(context: Context, status: str) -> dict[str, Any]:
             log.exception("audit: could not read the XCom of %s", ti.task_id)
     metadata = result if isinstance(result, dict) else ({} if result is None else {"result": result})
     records = metadata.get("records_processed") if isinstance(metadata, dict) else None
+    interval = processed_interval(context)
     return {
         "flow_name": ti.dag_id,
         "flow_run_id": ti.run_id,
@@ -232,8 +274,8 @@ def task_row(context: Context, status: str) -> dict[str, Any]:
         "try_number": _value(ti, "try_number"),
         "status": status,
         "logical_date": context.get("logical_date"),
-        "data_interval_start": context.get("data_interval_start"),
-        "data_interval_end": context.get("data_interval_end"),
+        "data_interval_start": interval[0],
+        "data_interval_end": interval[1],
         "started_at": started,
         "ended_at": ended,
         "duration_seconds": (ended - started).total_seconds() if started else None,
@@ -270,6 +312,14 @@ def dag_row(settings: Settings, context: Context, status: str) -> dict[str, Any]
     culprit = _value(context.get("ti"), "task_id")
     if status == "failed" and culprit and culprit not in failed:
         failed = sorted([*failed, culprit])
+    interval = processed_interval(
+        {
+            **context,
+            "data_interval_start": context.get("data_interval_start")
+            or _value(dag_run, "data_interval_start"),
+            "data_interval_end": context.get("data_interval_end") or _value(dag_run, "data_interval_end"),
+        }
+    )
     metadata = {
         "tasks": {t: r.status for t, r in tasks.items()},
         "failed_tasks": failed,
@@ -282,8 +332,8 @@ def dag_row(settings: Settings, context: Context, status: str) -> dict[str, Any]
         "try_number": None,
         "status": status,
         "logical_date": context.get("logical_date") or _value(dag_run, "logical_date"),
-        "data_interval_start": context.get("data_interval_start") or _value(dag_run, "data_interval_start"),
-        "data_interval_end": context.get("data_interval_end") or _value(dag_run, "data_interval_end"),
+        "data_interval_start": interval[0],
+        "data_interval_end": interval[1],
         "started_at": started,
         "ended_at": ended,
         "duration_seconds": (ended - started).total_seconds() if started else None,

@@ -14,6 +14,7 @@ from drp.monitoring.flow_audit import (
     TryRecord,
     dag_row,
     last_tries,
+    processed_interval,
     record_unaudited_tries,
     run_failure_lines,
     task_audits,
@@ -232,3 +233,25 @@ def test_a_failure_callback_without_an_error_says_the_process_died() -> None:
     assert row["error_message"] and "process died" in row["error_message"]
     failed = task_row({"ti": ti, "exception": ValueError("boom")}, "failed")
     assert failed["error_message"] == "ValueError: boom"
+
+
+def test_rows_record_the_interval_the_run_processed() -> None:
+    """A trigger form's interval (params, or the run's conf) overrides the data interval for the
+    tasks, so the audit rows record it: `dag.test()` and manual runs process the day they name."""
+    airflow_start, airflow_end = T0 - timedelta(days=1), T0
+    named = {"interval_start": "2025-03-11", "interval_end": "2025-03-12T00:00:00+00:00"}
+    expected = (datetime(2025, 3, 11, tzinfo=UTC), datetime(2025, 3, 12, tzinfo=UTC))
+    base = {"data_interval_start": airflow_start, "data_interval_end": airflow_end}
+    assert processed_interval({**base, "params": named}) == expected
+    assert processed_interval({**base, "dag_run": SimpleNamespace(conf=named)}) == expected
+    assert processed_interval(base) == (airflow_start, airflow_end)
+    # Unresolvable overrides leave the data interval: the row is written anyway.
+    assert processed_interval({**base, "params": {"interval_start": "soon"}}) == (airflow_start, airflow_end)
+
+    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", try_number=1, start_date=T0, end_date=T0)
+    row = task_row({"ti": ti, **base, "params": named}, "failed")
+    assert (row["data_interval_start"], row["data_interval_end"]) == expected
+    [unaudited] = unaudited_rows(
+        "d", "r", [TryRecord("t", 1, "failed", T0, T0, None)], set(), {**base, "params": named}
+    )
+    assert (unaudited["data_interval_start"], unaudited["data_interval_end"]) == expected
