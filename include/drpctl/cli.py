@@ -156,13 +156,42 @@ def _print_status(settings: Settings, *, docker_mode: bool) -> bool:
 
 @app.command()
 @clear_errors
-def status() -> None:
-    """Each service, its URL/port and health; exit 1 if any is unhealthy."""
+def status(
+    data: Annotated[
+        bool,
+        typer.Option("--data", help="The day's data instead: one verdict per layer, source to published"),
+    ] = False,
+    day_option: Annotated[
+        str | None, typer.Option("--date", help="With --data: the day (YYYY-MM-DD); default yesterday")
+    ] = None,
+) -> None:
+    """Each service, its URL/port and health; exit 1 if any is unhealthy.
+
+    With --data: did the day's data arrive, complete and correct? One line per layer; exit 1 when
+    it did not (for cron and monitors).
+    """
+    if data:
+        if not _print_data_health(_settings(), _day(day_option or _yesterday(), "--date")):
+            raise typer.Exit(1)
+        return
+    if day_option is not None:
+        raise ConfigError("--date needs --data")
     from drpctl.stack import docker
 
     settings = _settings()
     if not _print_status(settings, docker_mode=docker.use_docker(settings)):
         raise typer.Exit(1)
+
+
+def _print_data_health(settings: Settings, day: date) -> bool:
+    from drp.monitoring.data_health import day_health
+
+    health = day_health(settings, day)
+    verdict = "complete and correct" if health.complete_and_correct else "NOT complete and correct"
+    typer.echo(f"{day.isoformat()}: {verdict}")
+    for layer in health.layers():
+        typer.echo(f"  {layer.name:<10} {layer.verdict.value.upper():<5} {layer.line}")
+    return health.complete_and_correct
 
 
 @app.command()

@@ -21,6 +21,7 @@ import pytest
 
 from drp.lake.connection import lake, lake_identity, sql_literal
 from drp.lake.rollback import unpublished_snapshots
+from drp.monitoring.data_health import Verdict, day_health
 from drp.publish import registry
 from drp.publish.snapshots import PublishError, export_published, publication, published_lake
 from drp.settings import Settings, load_settings
@@ -177,6 +178,12 @@ def test_clean_day_publishes_the_snapshot_it_validated(
     assert run_rows[0][4] - run_rows[0][3] < timedelta(hours=1), run_rows[0][3:5]
     assert run_rows[0][3] >= min(r[3] for r in task_rows.values()) - timedelta(minutes=1)
 
+    # The operator's answer (`drp status --data`) for the day: complete and correct.
+    health = day_health(settings, CLEAN_DAY)
+    assert health.complete_and_correct, [(layer.name, layer.verdict, layer.line) for layer in health.layers()]
+    assert health.published is not None and health.published.run_id == dag_run.run_id
+    assert health.run is not None and health.run.run_id == dag_run.run_id
+
 
 def test_critical_violation_fails_at_the_gate_publishes_nothing_and_alerts_once(
     bad_run: BadRun, settings: Settings
@@ -215,6 +222,14 @@ def test_critical_violation_fails_at_the_gate_publishes_nothing_and_alerts_once(
     alerts = [m for m in bad_run.alerts if m["drp"]["level"] == "error"]
     assert len(alerts) == 1
     assert dag_run.run_id in alerts[0]["text"] and "quality_gate" in alerts[0]["text"]
+
+    # The operator's answer: not complete and correct, the gate's violation named, nothing published.
+    health = day_health(settings, BAD_DAY)
+    layers = {layer.name: layer for layer in health.layers()}
+    assert not health.complete_and_correct
+    assert layers["quality"].verdict is Verdict.FAIL
+    assert "order_created_at_not_in_future" in layers["quality"].line
+    assert layers["published"].verdict is Verdict.FAIL and layers["raw"].verdict is not Verdict.FAIL
 
 
 def test_rerun_of_a_day_changes_nothing_and_leaves_a_failed_runs_writes_out(

@@ -1051,3 +1051,15 @@ def batch_payloads(
             cur.execute(stmt, [batch_id])
             while rows := cur.fetchmany(page_size):
                 yield [archive_mod.decode_line(row[0].encode()) for row in rows]
+
+
+def quarantine_reasons(conn: psycopg.Connection[Any], entity: str, batch_id: UUID) -> dict[str, int]:
+    """Records of a batch in `raw.<entity>_rejected`, by reason (a record with two reasons counts
+    under each)."""
+    rows = conn.execute(
+        sql.SQL(
+            "select reason, count(*) from {}, unnest(reasons) reason where batch_id = %s group by reason"
+        ).format(sql.Identifier("raw", f"{entity}_rejected")),
+        (batch_id,),
+    ).fetchall()
+    return {str(reason): int(count) for reason, count in rows}

@@ -364,6 +364,44 @@ def mark_purged(conn: psycopg.Connection[Any], batch_id: UUID, rows: int) -> Non
     )
 
 
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """A finished batch as operators read it back."""
+
+    batch_id: UUID
+    status: str  # succeeded (live) | held | failed
+    counts: Counts
+    drift: dict[str, Any]
+    threshold_violations: list[str]
+    error_message: str | None
+
+
+def finished_batches(conn: psycopg.Connection[Any], entity: str, start: datetime) -> list[BatchRecord]:
+    """The entity's finished batches (live, held or failed) of the interval starting at `start`,
+    newest first (`replaced` ones are history)."""
+    rows = conn.execute(
+        f"""
+        select batch_id, status, received, loaded, quarantined, duplicates, drift,
+               threshold_violations, error_message
+        from {TABLE}
+        where entity = %s and data_interval_start = %s and status in ('succeeded', 'held', 'failed')
+        order by coalesce(ended_at, started_at) desc
+        """,
+        (entity, start),
+    ).fetchall()
+    return [
+        BatchRecord(
+            batch_id=row[0],
+            status=row[1],
+            counts=Counts(*(value or 0 for value in row[2:6])),
+            drift=row[6] or {},
+            threshold_violations=list(row[7] or []),
+            error_message=row[8],
+        )
+        for row in rows
+    ]
+
+
 def live_batch_ids(conn: psycopg.Connection[Any]) -> list[UUID]:
     """Every live (`succeeded`) batch, of any source and entity."""
     return [row[0] for row in conn.execute(f"select batch_id from {TABLE} where status = 'succeeded'")]

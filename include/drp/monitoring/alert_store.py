@@ -16,6 +16,9 @@ import psycopg
 
 from drp.settings import Settings
 
+# The delivery error of an alert recorded while no webhook is set: recorded, not sent.
+NO_WEBHOOK = "no alert webhook (DRP_ALERT_WEBHOOK_URL; in Airflow, the connection drp_alert_webhook)"
+
 Level = Literal["error", "warning", "info"]
 LEVELS: tuple[Level, ...] = ("error", "warning", "info")
 KINDS = frozenset(

@@ -25,6 +25,7 @@ import httpx
 from airflow.sdk.bases.notifier import BaseNotifier
 
 from drp.monitoring import alert_store
+from drp.monitoring.alert_store import NO_WEBHOOK
 from drp.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 Context = Mapping[str, Any]
 ICONS = {"error": ":red_circle:", "warning": ":warning:"}
 WEBHOOK_TIMEOUT_SECONDS = 10
-NO_WEBHOOK = "no alert webhook (DRP_ALERT_WEBHOOK_URL; in Airflow, the connection drp_alert_webhook)"
 
 
 class AlertSkipped(Exception):  # noqa: N818 - a signal, not an error

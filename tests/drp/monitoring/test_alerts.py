@@ -24,11 +24,11 @@ from drp import tasks
 from drp.ingest.errors import BatchRejectedError
 from drp.ingest.loader import load_interval
 from drp.monitoring import alert_store
-from drp.monitoring.alert_store import AlertRecord
+from drp.monitoring.alert_store import NO_WEBHOOK, AlertRecord
 from drp.monitoring.alerts import alert, alert_on_load, alert_on_rejected, send_alert
 from drp.monitoring.deadlines import publish_deadline
 from drp.monitoring.freshness import SourceStaleError, check_source_freshness
-from drp.monitoring.notifier import NO_WEBHOOK, DrpNotifier
+from drp.monitoring.notifier import DrpNotifier
 from drp.settings import Settings, get_settings, load_settings
 from tests.drp.ingest.conftest import source, start_generator  # noqa: F401 - fixtures
 from tests.drp.ingest.source import Generator
