@@ -370,33 +370,44 @@ class BatchRecord:
 
     batch_id: UUID
     status: str  # succeeded (live) | held | failed
+    start: datetime
+    end: datetime
     counts: Counts
     drift: dict[str, Any]
-    threshold_violations: list[str]
+    threshold_violations: list[str]  # their messages
     error_message: str | None
+    ended_at: datetime | None
 
 
-def finished_batches(conn: psycopg.Connection[Any], entity: str, start: datetime) -> list[BatchRecord]:
-    """The entity's finished batches (live, held or failed) of the interval starting at `start`,
-    newest first (`replaced` ones are history)."""
+def finished_batches(
+    conn: psycopg.Connection[Any], entity: str, start: datetime, end: datetime
+) -> list[BatchRecord]:
+    """The entity's finished batches (live, held or failed) whose window overlaps [start, end),
+    newest first (`replaced` ones are history). A window may be wider than the interval (a
+    multi-day load replaces the daily batches it covers)."""
     rows = conn.execute(
         f"""
-        select batch_id, status, received, loaded, quarantined, duplicates, drift,
-               threshold_violations, error_message
+        select batch_id, status, data_interval_start, data_interval_end, received, loaded,
+               quarantined, duplicates, drift, threshold_violations, error_message, ended_at
         from {TABLE}
-        where entity = %s and data_interval_start = %s and status in ('succeeded', 'held', 'failed')
+        where entity = %s and data_interval_start < %s and data_interval_end > %s
+          and status in ('succeeded', 'held', 'failed')
         order by coalesce(ended_at, started_at) desc
         """,
-        (entity, start),
+        (entity, end, start),
     ).fetchall()
     return [
         BatchRecord(
             batch_id=row[0],
             status=row[1],
-            counts=Counts(*(value or 0 for value in row[2:6])),
-            drift=row[6] or {},
-            threshold_violations=list(row[7] or []),
-            error_message=row[8],
+            start=row[2],
+            end=row[3],
+            counts=Counts(*(value or 0 for value in row[4:8])),
+            drift=row[8] or {},
+            # Stored as thresholds.Violation.as_dict() (a string in rows older than that).
+            threshold_violations=[v["message"] if isinstance(v, dict) else str(v) for v in row[9] or []],
+            error_message=row[10],
+            ended_at=row[11],
         )
         for row in rows
     ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -65,6 +65,8 @@ class EntityLoad:
     refused: str | None = None  # the newest batch's status when it is not the live one (held, failed)
     error: str | None = None  # why it was refused (its threshold violations) or failed
     violations: tuple[str, ...] = ()  # thresholds the live batch is past (a first load goes live anyway)
+    window: tuple[datetime, datetime] | None = None  # the live batch's window, when not the day
+    loaded_at: datetime | None = None  # when the live batch committed
 
     @property
     def quarantined_share(self) -> float:
@@ -78,6 +80,7 @@ class QualityFacts:
     critical: tuple[str, ...]  # "suite: check"
     warnings: tuple[str, ...]
     docs_url: str | None
+    pages: Mapping[str, str] = field(default_factory=dict)  # suite → its Data Docs page (s3://)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,7 @@ class PublishedFacts:
     lake_snapshot_id: int
     published_at: datetime
     rows: Mapping[str, int]
+    carried: bool = False  # published with a later day's run, which carried the day in
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +100,10 @@ class DayHealth:
     run: RunAudit | None
     loads: tuple[EntityLoad, ...]
     freshness: Mapping[str, str]  # source → pass | warn | error
+    freshness_error: str | None  # the freshness check itself failed (a stale source fails it)
     dbt: Mapping[str, Any] | None  # dbt_results: models_built, tests_passed, tests_warned, tests_failed
     dbt_failed_tasks: tuple[str, ...]
+    failed_tasks: tuple[str, ...]  # of the day's own run: whose logs explain a failure
     quality: QualityFacts | None
     published: PublishedFacts | None
     alerts: tuple[AlertRecord, ...]
@@ -121,14 +127,16 @@ class DayHealth:
     def _run_layer(self) -> Layer:
         if self.run is None:
             if self.published is not None:
-                return Layer("run", Verdict.WARN, f"no run of its own; published by {self.published.run_id}")
+                return Layer(
+                    "run", Verdict.WARN, f"no run of its own; published with {self.published.run_id}"
+                )
             return Layer("run", Verdict.FAIL, "no run of the daily DAG for this day")
         took = f" in {self.run.duration_seconds:.1f}s" if self.run.duration_seconds is not None else ""
         line = f"{self.run.run_id} {self.run.status}{took}"
         if self.run.status == "success":
             return Layer("run", Verdict.OK, line)
         if self.published is not None and self.published.run_id != self.run.run_id:
-            return Layer("run", Verdict.WARN, f"{line}; published since by {self.published.run_id}")
+            return Layer("run", Verdict.WARN, f"{line}; the day is published with {self.published.run_id}")
         return Layer(
             "run",
             Verdict.FAIL,
@@ -147,6 +155,8 @@ class DayHealth:
                 f"{load.entity} {load.received:,} received, {load.loaded:,} loaded, "
                 f"{load.quarantined:,} quarantined, {load.duplicates:,} duplicates"
             )
+            if load.window:
+                part += f" (a batch of {load.window[0]:%Y-%m-%d %H:%M}..{load.window[1]:%Y-%m-%d %H:%M})"
             if load.reasons:
                 top = sorted(load.reasons.items(), key=lambda item: (-item[1], item[0]))[:3]
                 part += " (" + ", ".join(f"{reason} {count:,}" for reason, count in top) + ")"
@@ -162,10 +172,16 @@ class DayHealth:
                 )
             elif load.quarantined_share > self.warn_quarantined_share or load.drift:
                 verdict = max(verdict, Verdict.WARN, key=_severity)
+            if self.published and load.loaded_at and load.loaded_at > self.published.published_at:
+                # A replay or reload after publication: consumers still read the older batch's data.
+                verdict = max(verdict, Verdict.WARN, key=_severity)
+                part += "; reloaded after the publication (rerun the day to publish it)"
             parts.append(part)
         return Layer("raw", verdict, "; ".join(parts))
 
     def _freshness_layer(self) -> Layer:
+        if self.freshness_error:
+            return Layer("freshness", Verdict.FAIL, _first_line(self.freshness_error))
         if not self.freshness:
             return Layer("freshness", Verdict.WARN, "not checked")
         worst = max(
@@ -208,7 +224,10 @@ class DayHealth:
         p = self.published
         rows = ", ".join(f"{mart} {count:,}" for mart, count in sorted(p.rows.items()))
         at = p.published_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        return Layer("published", Verdict.OK, f"snapshot {p.lake_snapshot_id} at {at} by {p.run_id}: {rows}")
+        how = "with a later day, which carried it in," if p.carried else "by"
+        return Layer(
+            "published", Verdict.OK, f"snapshot {p.lake_snapshot_id} at {at} {how} {p.run_id}: {rows}"
+        )
 
     def _alerts_layer(self) -> Layer:
         if not self.alerts:
@@ -221,9 +240,8 @@ class DayHealth:
                 "alerts", Verdict.OK, f"{line}; {unsent} recorded, not sent (no webhook)" if unsent else line
             )
         failed = [a for a in self.alerts if not a.delivered and a.delivery_error != NO_WEBHOOK]
-        return Layer(
-            "alerts", Verdict.WARN, f"{line}; {len(failed)} not delivered: {failed[-1].delivery_error}"
-        )
+        why = failed[-1].delivery_error or "pending"
+        return Layer("alerts", Verdict.WARN, f"{line}; {len(failed)} not delivered: {why}")
 
 
 _FRESHNESS: Final = {"pass": Verdict.OK, "warn": Verdict.WARN, "error": Verdict.FAIL}
@@ -258,10 +276,13 @@ def day_health(settings: Settings, day: date) -> DayHealth:
 
 def _day_health(settings: Settings, day: date) -> DayHealth:
     start = datetime.combine(day, time(), tzinfo=UTC)
+    end = start + timedelta(days=1)
     run = flow_audit.newest_run(settings, DAILY_DAG, start)
     with psycopg.connect(settings.postgres_conninfo(), connect_timeout=10) as conn:
-        publication = registry.latest(conn, identity(settings), day)
-        loads = tuple(_load(conn, entity, start) for entity in ENTITIES)
+        lake = identity(settings)
+        own = registry.latest(conn, lake, day)
+        publication = own or registry.carrying(conn, lake, day)
+        loads = tuple(_load(conn, entity, start, end) for entity in ENTITIES)
         # dbt and the gate: of the run that published the day, else of the day's own run.
         facts_run = publication.run_id if publication else (run.run_id if run else None)
         outcomes = run_outcomes(conn, facts_run) if facts_run else []
@@ -271,11 +292,17 @@ def _day_health(settings: Settings, day: date) -> DayHealth:
             lake_snapshot_id=publication.lake_snapshot_id,
             published_at=publication.published_at,
             rows={mart: int(info.get("rows", 0)) for mart, info in publication.marts.items()},
+            carried=own is None,
         )
         if publication
         else None
     )
     tasks = flow_audit.last_tries(settings, DAILY_DAG, facts_run) if facts_run else {}
+    own_tasks = (
+        tasks
+        if run is None or run.run_id == facts_run
+        else flow_audit.last_tries(settings, DAILY_DAG, run.run_id)
+    )
     dbt_results = tasks.get("dbt_results")
     freshness = tasks.get("source_freshness")
     quality = (
@@ -285,6 +312,7 @@ def _day_health(settings: Settings, day: date) -> DayHealth:
             critical=tuple(f"{o.suite}: {check}" for o in outcomes for check in o.critical_failed),
             warnings=tuple(f"{o.suite}: {check}" for o in outcomes for check in o.warning_failed),
             docs_url=next((o.data_docs_url for o in outcomes if o.data_docs_url), None),
+            pages={o.suite: o.result_url for o in outcomes if o.result_url},
         )
         if facts_run and outcomes
         else None
@@ -295,10 +323,14 @@ def _day_health(settings: Settings, day: date) -> DayHealth:
         run=run,
         loads=loads,
         freshness=dict((freshness.metadata or {}).get("sources") or {}) if freshness else {},
+        freshness_error=(freshness.error_message or "failed")
+        if freshness and freshness.status == "failed"
+        else None,
         dbt=dbt_results.metadata if dbt_results and dbt_results.status == "success" else None,
         dbt_failed_tasks=tuple(
             sorted(t for t, a in tasks.items() if t.startswith("transform.") and a.status == "failed")
         ),
+        failed_tasks=tuple(sorted(t for t, a in own_tasks.items() if a.status == "failed")),
         quality=quality,
         published=published,
         alerts=tuple(a for r in runs for a in alert_store.alerts_where(settings, run_id=r)),
@@ -306,9 +338,9 @@ def _day_health(settings: Settings, day: date) -> DayHealth:
     )
 
 
-def _load(conn: psycopg.Connection[Any], entity: str, start: datetime) -> EntityLoad:
+def _load(conn: psycopg.Connection[Any], entity: str, start: datetime, end: datetime) -> EntityLoad:
     """The entity's live batch of the day and whether a newer batch was refused or failed."""
-    found = batches.finished_batches(conn, entity, start)
+    found = batches.finished_batches(conn, entity, start, end)
     live = next((b for b in found if b.status == "succeeded"), None)
     newest = found[0] if found else None
     refused = newest.status if newest is not None and newest is not live else None
@@ -329,4 +361,6 @@ def _load(conn: psycopg.Connection[Any], entity: str, start: datetime) -> Entity
         refused=refused,
         error=error,
         violations=tuple(live.threshold_violations),
+        window=None if (live.start, live.end) == (start, end) else (live.start, live.end),
+        loaded_at=live.ended_at,
     )

@@ -136,16 +136,18 @@ class RunAudit:
     error_message: str | None
 
 
-def newest_run(settings: Settings, flow_name: str, interval_start: datetime) -> RunAudit | None:
-    """The newest recorded run of the flow that processed the interval starting at `interval_start`."""
+def newest_run(settings: Settings, flow_name: str, moment: datetime) -> RunAudit | None:
+    """The newest recorded run of the flow whose interval holds `moment` (a day's start: its
+    daily run, or a run over a range that included the day)."""
     with psycopg.connect(settings.postgres_conninfo(), connect_timeout=10) as conn:
         row = conn.execute(
             """
             select flow_run_id, status, duration_seconds, error_message from ops.pipeline_flow_audit
-            where flow_name = %s and task_id is null and data_interval_start = %s
+            where flow_name = %s and task_id is null
+              and data_interval_start <= %s and data_interval_end > %s
             order by id desc limit 1
             """,
-            (flow_name, interval_start),
+            (flow_name, moment, moment),
         ).fetchone()
     return RunAudit(*row) if row else None
 

@@ -74,6 +74,19 @@ def latest(conn: psycopg.Connection[Any], lake: str, snapshot_date: date | None 
     return Publication(**row) if row else None
 
 
+def carrying(conn: psycopg.Connection[Any], lake: str, snapshot_date: date) -> Publication | None:
+    """The newest publication of a later day whose run carried `snapshot_date` in (its own run
+    failed or never ran, so it has no publication row of its own)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"select {_COLUMNS} from ops.published_snapshots "
+            "where lake = %s and details -> 'quality' -> 'carried_days' ? %s order by id desc limit 1",
+            (lake, snapshot_date.isoformat()),
+        )
+        row = cur.fetchone()
+    return Publication(**row) if row else None
+
+
 def latest_lake_snapshot(conn: psycopg.Connection[Any], lake: str) -> int | None:
     """The newest lake snapshot ever published: what the lake's head must equal between runs."""
     row = conn.execute(

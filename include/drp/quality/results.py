@@ -81,6 +81,7 @@ class SuiteOutcome:
     suite: str
     critical_failed: list[str]
     warning_failed: list[str]
+    result_url: str | None  # the suite's Data Docs page for the run
     data_docs_url: str | None
 
 
@@ -88,12 +89,12 @@ def run_outcomes(conn: psycopg.Connection[Any], run_id: str) -> list[SuiteOutcom
     """The run's recorded suites, by name (empty: the run was not validated)."""
     rows = conn.execute(
         """
-        select suite, critical_failed, warning_failed, data_docs_url from ops.quality_results
+        select suite, critical_failed, warning_failed, result_url, data_docs_url from ops.quality_results
         where run_id = %s order by suite
         """,
         (run_id,),
     ).fetchall()
     return [
-        SuiteOutcome(suite, list(critical or []), list(warning or []), url)
-        for suite, critical, warning, url in rows
+        SuiteOutcome(suite, list(critical or []), list(warning or []), page, index)
+        for suite, critical, warning, page, index in rows
     ]
