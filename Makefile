@@ -19,7 +19,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help install up down status logs run backfill chaos test test-e2e test-unit lint format docs bench clean
+.PHONY: help install up down status logs run backfill chaos test test-e2e test-unit lint format docs bench clean browser
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -50,8 +50,14 @@ logs: install ## Service logs (SERVICE=airflow-scheduler for one)
 run: up ## Install, start the stack and run the pipeline end to end (DATE=YYYY-MM-DD)
 	$(DRP) run $(if $(DATE),--date $(DATE))
 
-test: lint up ## Install, lint, start the stack and run the whole test suite (full DAG runs included)
+test: lint up browser ## Install, lint, start the stack and run the whole test suite (full DAG runs included)
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+browser: ## Debian's chromium for the page tests (Playwright drives it; it never downloads a browser)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "error: the page tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 test-e2e: up ## Only the full daily-DAG runs against the stack (dag.test and the scheduler)
 	$(VENV)/bin/pytest -m dag_e2e $(PYTEST_ARGS)

@@ -12,6 +12,8 @@ scheduler lock, `flock /tmp/work/scheduler.lock .venv/bin/pytest -q tests/e2e/te
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,12 +25,15 @@ import pytest
 
 from drp.ingest.contract import PACKAGED_CONTRACTS_DIR
 from drp.ingest.replay import replay_interval
+from drp.monitoring.data_health import day_health
 from drp.publish.snapshots import publication
 from drp.settings import Settings
 from drpctl.chaos.heal import heal_days
+from tests.e2e import browser
 from tests.e2e.dag_runs import WebhookReceiver, dag_under_test, run_day
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dag_e2e]
+DRP = str(Path(sys.executable).parent / "drp")
 
 DRILL_DAY = date(2025, 7, 15)  # a day no other test runs
 START = datetime(DRILL_DAY.year, DRILL_DAY.month, DRILL_DAY.day, tzinfo=UTC)
@@ -109,6 +114,8 @@ def test_drift_drill_alias_replay_then_the_day_publishes(
             status, received, loaded, quarantined, _ = _latest_batch(settings, entity)
             assert status in {"succeeded", "held"}  # live on a first load, else held
             assert (received, loaded, quarantined) == (truths[entity]["served"], 0, truths[entity]["served"])
+        # The operator sees it: `drp status --data` and the data health page, the same facts.
+        _the_operator_sees(settings, complete=False, screenshot="data-health-drift-drill-day.png")
 
         # 2. The fix: aliases in the contract files, then a replay of the day from its archive.
         replay_settings = settings.model_copy(update={"contracts_dir": contracts})
@@ -136,3 +143,36 @@ def test_drift_drill_alias_replay_then_the_day_publishes(
             assert (status, received, loaded, quarantined) == (
                 "succeeded", truth["served"], truth["valid"], truth["invalid"]
             )  # fmt: skip
+        _the_operator_sees(settings, complete=True, screenshot="data-health-published-day.png")
+
+
+def _the_operator_sees(settings: Settings, *, complete: bool, screenshot: str) -> None:
+    """`drp status --data`, the data health page (logged in through Airflow's own form, reached
+    from Airflow's navigation) and the read model agree on the drill day."""
+    health = day_health(settings, DRILL_DAY)
+    assert health.complete_and_correct is complete
+    expected = {layer.name: layer.verdict.value.upper() for layer in health.layers()}
+    status = subprocess.run(
+        [DRP, "status", "--data", "--date", DRILL_DAY.isoformat()],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert status.returncode == (0 if complete else 1), status.stdout + status.stderr
+    assert {line.split()[0]: line.split()[1] for line in status.stdout.splitlines()[1:]} == expected
+    if not complete:
+        # (published stays OK when an earlier execution of this test published the day)
+        assert expected["raw"] == "FAIL"
+    with browser.logged_in(settings) as page:
+        heading, verdicts = browser.day_verdicts(page, settings, DRILL_DAY, screenshot)
+        assert heading == f"{DRILL_DAY.isoformat()}: {'' if complete else 'NOT '}complete and correct"
+        assert verdicts == expected
+        if complete:
+            # In Airflow's navigation: the page in the UI's frame, and the Data Docs beside it.
+            page.goto(f"{settings.airflow_url}/plugin/data-health")
+            frame = page.frame_locator('iframe[title="Data health"]')
+            assert frame.locator("h1").inner_text() == "Data health"
+            assert frame.locator("svg.chart").count() == 4
+            browser.save(page, "data-health-in-airflow.png")
+            page.get_by_role("button", name="Browse").click()
+            assert page.get_by_role("menuitem", name="Data Docs").is_visible()

@@ -48,8 +48,9 @@ def build_data_docs(
     """Rebuild the whole Data Docs site: every suite's page, the newest validation results, the index.
 
     The gate updates the site after each run; this full rebuild is for a fresh object store, or
-    after a change to the suites. Offline the pages render unstyled (GX loads CSS/JS from CDNs);
-    their content is complete.
+    after a change to the suites. Offline the suite and validation pages render unstyled (GX
+    loads CSS/JS from CDNs) with their content; the index's tables, built by that JavaScript, stay
+    empty.
 
     Args:
         gx_root: the GX project directory (default: the repository's `great_expectations/`).
