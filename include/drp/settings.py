@@ -224,6 +224,11 @@ class Settings(BaseSettings):
         return f"s3://{self.s3_bucket_analytics}/{self.lake_data_prefix.strip('/')}/"
 
     @property
+    def quality_docs_path(self) -> str:
+        """The Data Docs site's root in the object store (what its pages' URLs start with)."""
+        return f"s3://{self.s3_bucket_analytics}/{self.quality_docs_prefix.strip('/')}/"
+
+    @property
     def dbt_target(self) -> Literal["duckdb", "postgres"]:
         """The dbt target (dbt_project/profiles.yml) that builds the warehouse engine."""
         return "duckdb" if self.warehouse_engine == "lake" else "postgres"

@@ -23,7 +23,7 @@ from minio.error import S3Error
 from drp.health_page import views
 from drp.monitoring.data_health import DAILY_DAG, day_health
 from drp.settings import Settings, get_settings
-from drp.storage.object_store import client
+from drp.storage.object_store import MISSING_OBJECT_CODES, client
 
 DAYS_SHOWN: Final = 14
 MAX_DAYS: Final = 90
@@ -73,7 +73,9 @@ def create_app(
     @router.get("/day/{day}", response_class=HTMLResponse)
     def one_day(request: Request, day: Annotated[date, Path(description="YYYY-MM-DD")]) -> str:
         current = settings()
-        return views.day_page(day_health(current, day), base=base(request), docs_root=_docs_root(current))
+        return views.day_page(
+            day_health(current, day), base=base(request), docs_root=current.quality_docs_path
+        )
 
     @router.get("/docs/{page:path}")
     def data_docs(page: str) -> Response:
@@ -84,7 +86,7 @@ def create_app(
         try:
             obj = client(current).get_object(current.s3_bucket_analytics, name)
         except S3Error as exc:
-            if exc.code in {"NoSuchKey", "NoSuchObject", "NotFound"}:
+            if exc.code in MISSING_OBJECT_CODES:
                 raise HTTPException(status_code=404, detail=f"no Data Docs page {page}") from None
             raise
         try:
@@ -97,8 +99,3 @@ def create_app(
 
     app.include_router(router)
     return app
-
-
-def _docs_root(settings: Settings) -> str:
-    """The `s3://` prefix of the Data Docs pages (what a run's `result_url` starts with)."""
-    return f"s3://{settings.s3_bucket_analytics}/{settings.quality_docs_prefix.strip('/')}/"

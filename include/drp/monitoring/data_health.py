@@ -268,7 +268,7 @@ def day_health(settings: Settings, day: date) -> DayHealth:
     try:
         return _day_health(settings, day)
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = _first_line(str(exc)) or type(exc).__name__
         raise DataHealthError(
             f"cannot read the ops tables of database {settings.postgres_db!r}: {reason}"
         ) from None

@@ -25,7 +25,7 @@ LOCK_WAIT: Final = "5min"
 
 def site_url(settings: Settings, page: str = INDEX_PAGE) -> str:
     """The `s3://` URL of a page of the site (default: its index)."""
-    return f"s3://{settings.s3_bucket_analytics}/{settings.quality_docs_prefix.strip('/')}/{page}"
+    return f"{settings.quality_docs_path}{page}"
 
 
 @contextmanager

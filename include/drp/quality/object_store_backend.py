@@ -31,6 +31,8 @@ from great_expectations.exceptions.exceptions import InvalidKeyError, StoreBacke
 from minio.commonconfig import CopySource
 from minio.error import S3Error
 
+from drp.storage.object_store import MISSING_OBJECT_CODES
+
 if TYPE_CHECKING:
     from minio import Minio
 
@@ -165,7 +167,7 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
         try:
             return str(self._client.stat_object(self.bucket, name).etag).strip('"')
         except S3Error as exc:
-            if exc.code in {"NoSuchKey", "NoSuchObject", "NotFound"}:
+            if exc.code in MISSING_OBJECT_CODES:
                 return None
             raise
 
@@ -230,7 +232,7 @@ class ObjectStoreBackend(TupleStoreBackend):  # type: ignore[misc]  # GX's store
         try:
             self._client.stat_object(self.bucket, self._object_name(key))
         except S3Error as exc:
-            if exc.code in {"NoSuchKey", "NoSuchObject", "NotFound"}:
+            if exc.code in MISSING_OBJECT_CODES:
                 return False
             raise
         return True

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from minio import Minio
 from minio.error import S3Error
 
 from drp.errors import PlatformError
 from drp.settings import Settings
+
+# The error codes of a missing object (S3 says NoSuchKey; a HEAD request, which has no body, NotFound).
+MISSING_OBJECT_CODES: Final = frozenset({"NoSuchKey", "NoSuchObject", "NotFound"})
 
 
 class ObjectStoreError(PlatformError):
